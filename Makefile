@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+# kheaders: build the module against a kernel build tree, as any external module.
+#
+#   make [KDIR=<kernel build tree>] [LLVM=1] [ARCH=...] [CROSS_COMPILE=...]   build kheaders.ko
+#   make modules_install [INSTALL_MOD_PATH=...]                             install it
+#   make test | demo | bench | test-kernel | clean
+#
+# KDIR defaults to the running kernel's /lib/modules/$(uname -r)/build. Before Kbuild runs,
+# `cargo build` runs build.rs, which packs the tree's headers and build artifacts into
+# target/kheaders/kheaders.tar.xz (only rewritten when an input changed); Kbuild links it in.
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+kdir := $(abspath $(KDIR))
+blob := $(CURDIR)/target/kheaders/kheaders.tar.xz
+CARGO ?= cargo
+
+# The tree's own settings decide the toolchain: a kernel built with clang needs LLVM=1.
+autoconf := $(kdir)/include/config/auto.conf
+ifeq ($(origin LLVM),undefined)
+ifneq ($(shell grep -sx 'CONFIG_CC_IS_CLANG=y' $(autoconf)),)
+LLVM := 1
+export LLVM
+endif
+endif
+
+srcarch = $(strip $(if $(filter x86_64 i386,$(1)),x86,$(if $(filter aarch64,$(1)),arm64,$(1))))
+tree_arch = $(shell sed -n 's|^# Linux/\([^ ]*\) .*|\1|p' $(kdir)/.config 2>/dev/null)
+
+.PHONY: all modules modules_install clean check-kdir pack test demo bench test-kernel help
+
+all modules: pack
+	$(MAKE) -C $(kdir) M=$(CURDIR) modules
+
+modules_install: check-kdir
+	$(MAKE) -C $(kdir) M=$(CURDIR) modules_install
+
+# One clear message for each way a KDIR can be wrong, before anything is written.
+check-kdir:
+	@test -d "$(kdir)" || { echo "kheaders: error: KDIR $(kdir) does not exist; give KDIR=<kernel build tree> (scripts/test-kernel prints one)" >&2; exit 1; }
+	@test -f "$(kdir)/.config" || { echo "kheaders: error: $(kdir) is not a configured kernel tree (no .config): configure and build it first" >&2; exit 1; }
+	@test -f "$(autoconf)" -a -f "$(kdir)/Module.symvers" || { echo "kheaders: error: $(kdir) was configured but not built (no include/config/auto.conf or Module.symvers): run make there first" >&2; exit 1; }
+	@grep -qx 'CONFIG_RUST=y' "$(autoconf)" || { echo "kheaders: error: the kernel in $(kdir) has no CONFIG_RUST=y: kheaders is a Rust module and needs a kernel built with Rust support" >&2; exit 1; }
+	@test -f "$(kdir)/rust/libkernel.rmeta" || { echo "kheaders: error: $(kdir) has CONFIG_RUST=y but no rust/libkernel.rmeta: build the kernel (make) before the module" >&2; exit 1; }
+	@$(if $(ARCH),test "$(call srcarch,$(ARCH))" = "$(tree_arch)" || { echo "kheaders: error: ARCH=$(ARCH) but $(kdir) is configured for $(tree_arch)" >&2; exit 1; })
+
+pack: check-kdir
+	@KHEADERS_KDIR=$(kdir) KHEADERS_OUT=$(blob) $(CARGO) build --quiet --lib
+
+clean:
+	-$(if $(wildcard $(kdir)/Makefile),$(MAKE) -C $(kdir) M=$(CURDIR) clean)
+	rm -rf target/kheaders src/proc_bindings.rs
+
+test:
+	scripts/test
+demo:
+	scripts/demo
+bench:
+	scripts/bench
+test-kernel:
+	@scripts/test-kernel
+help:
+	@sed -n '2,10s/^# \{0,1\}//p' Makefile
