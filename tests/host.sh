@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Host-side checks of the build against the real test kernel tree ($KDIR, built): clear errors
+# for bad input, incremental rebuilds, module metadata, archive contents against upstream's.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+KDIR=${KDIR:?}
+blob=target/kheaders/kheaders.tar.xz
+tmp=$(mktemp -d)
+fail() { echo "    $*" >&2; return 1; }
+run() { ( set -e; "$1" ); if [ $? = 0 ]; then echo "PASS host:$1"; else echo "FAIL host:$1"; fi; }
+
+# make must fail with one clear message and leave the existing archive and module alone.
+refuses() { # expected-message make-args...
+    local want=$1; shift
+    local before; before=$(sha256sum $blob kheaders.ko)
+    if make "$@" >"$tmp/out" 2>&1; then fail "make $* succeeded"; fi
+    grep -q "kheaders: error: .*$want" "$tmp/out" || { cat "$tmp/out" >&2; fail "no message matching '$want'"; }
+    [ "$(sha256sum $blob kheaders.ko)" = "$before" ] || fail "outputs changed"
+}
+missing_kdir_is_refused() { refuses "does not exist" KDIR=/nonexistent/kernel; }
+unconfigured_kdir_is_refused() { mkdir -p "$tmp/empty"; refuses "not a configured kernel tree" KDIR="$tmp/empty"; }
+unbuilt_kdir_is_refused() {
+    mkdir -p "$tmp/unbuilt"; cp "$KDIR/.config" "$tmp/unbuilt/"
+    refuses "not built" KDIR="$tmp/unbuilt"
+}
+kernel_without_rust_is_refused() {
+    local t=$tmp/norust; mkdir -p "$t/include/config"
+    sed '/CONFIG_RUST/d' "$KDIR/.config" >"$t/.config"
+    sed '/CONFIG_RUST/d' "$KDIR/include/config/auto.conf" >"$t/include/config/auto.conf"
+    touch "$t/Module.symvers"
+    refuses "no CONFIG_RUST=y" KDIR="$t"
+}
+wrong_arch_is_refused() { refuses "ARCH=arm64 but .* is configured for x86" KDIR="$KDIR" ARCH=arm64; }
+
+noop_rebuild_touches_nothing() {
+    local before; before=$(stat -c '%Y %i' $blob kheaders.ko)
+    make KDIR="$KDIR" >"$tmp/noop" 2>&1 || { cat "$tmp/noop" >&2; fail "make failed"; }
+    [ "$(stat -c '%Y %i' $blob kheaders.ko)" = "$before" ] || fail "archive or module rewritten by a no-op make"
+}
+
+modinfo_describes_the_module() {
+    want() { [ "$(modinfo -F "$1" kheaders.ko)" = "$2" ] || fail "modinfo $1: '$(modinfo -F "$1" kheaders.ko)' != '$2'"; }
+    want license GPL
+    want kernel_release "$(cat "$KDIR/include/config/kernel.release")"
+    want archive_sha256 "$(sha256sum $blob | cut -d' ' -f1)"
+    modinfo -F description kheaders.ko | grep -q /proc/kheaders.tar.xz || fail "no description"
+}
+
+archive_is_a_superset_of_upstreams() {
+    local up=$KDIR/kernel/kheaders_data.tar.xz
+    [ -f "$up" ] || fail "upstream archive $up missing (CONFIG_IKHEADERS=m)"
+    tar -tJf "$up" | sed 's|^\./||; /\/$/d; /^\.\?$/d' | sort >"$tmp/up"
+    tar -tJf $blob | sed '/\/$/d' | sort >"$tmp/ours"
+    comm -23 "$tmp/up" "$tmp/ours" >"$tmp/missing"
+    [ ! -s "$tmp/missing" ] || fail "$(wc -l <"$tmp/missing") upstream files missing, e.g. $(head -3 "$tmp/missing" | tr '\n' ' ')"
+    echo "    ours: $(wc -l <"$tmp/ours") files, $(stat -c %s $blob) bytes; upstream: $(wc -l <"$tmp/up") files, $(stat -c %s "$up") bytes" >&2
+}
+
+run missing_kdir_is_refused
+run unconfigured_kdir_is_refused
+run unbuilt_kdir_is_refused
+run kernel_without_rust_is_refused
+run wrong_arch_is_refused
+run noop_rebuild_touches_nothing
+run modinfo_describes_the_module
+run archive_is_a_superset_of_upstreams
+rm -rf "$tmp"
