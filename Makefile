@@ -23,6 +23,17 @@ export LLVM
 endif
 endif
 
+# bindgen (procfs bindings) must load the libclang of the kernel's clang: with several LLVMs
+# installed it picks the newest, which may reject flags the kernel's older clang needs.
+clang_major := $(shell sed -n 's/^CONFIG_CLANG_VERSION=\([0-9]*\)[0-9][0-9][0-9][0-9]$$/\1/p' $(autoconf) 2>/dev/null)
+ifeq ($(origin LIBCLANG_PATH),undefined)
+ifneq ($(clang_major),)
+ifneq ($(wildcard /usr/lib/llvm-$(clang_major)/lib),)
+export LIBCLANG_PATH := /usr/lib/llvm-$(clang_major)/lib
+endif
+endif
+endif
+
 srcarch = $(strip $(if $(filter x86_64 i386,$(1)),x86,$(if $(filter aarch64,$(1)),arm64,$(1))))
 tree_arch = $(shell sed -n 's|^# Linux/\([^ ]*\) .*|\1|p' $(kdir)/.config 2>/dev/null)
 
