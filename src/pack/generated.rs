@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The files kheaders adds to a full archive: `kheaders.txt` (what the kernel was built with,
+//! for people), `GNUmakefile` (the same for make: the kernel's compiler by default, a warning
+//! for another one, host programs rebuilt when they cannot run) and the rebuild script.
+
+use super::select::{Data, Entry};
+use super::{Config, Tree};
+
+pub fn files(tree: &Tree, cfg: &Config) -> Vec<Entry> {
+    let cc = tree.value("CONFIG_CC_VERSION_TEXT");
+    let rustc = if cfg.rust {
+        tree.value("CONFIG_RUSTC_VERSION_TEXT")
+    } else {
+        ""
+    };
+    let make_text = |s: &str| s.replace(['#', '$', '\n'], "");
+    let makefile = include_str!("files/GNUmakefile")
+        .replace("@CC@", &make_text(cc))
+        .replace("@LLVM@", &make_text(&cfg.llvm))
+        .replace("@RUSTC@", &make_text(rustc));
+    let a = &tree.srcarch;
+    let llvm = if cfg.llvm.is_empty() {
+        String::new()
+    } else {
+        format!(" LLVM={}", cfg.llvm)
+    };
+    let info =
+        format!(
+        "# Headers and build artifacts of this kernel, from kheaders (/proc/kheaders.tar.xz).\n\
+         release: {}\n\
+         arch: {a}\n\
+         cc: {cc}\n\
+         llvm: {}\n\
+         rustc: {}\n\
+         rust-metadata: {}\n\
+         \n\
+         # Build an external module with the kernel's own compiler (GNUmakefile picks it):\n\
+         #   make -C <this directory> M=$PWD modules\n\
+         # On a host of another architecture:\n\
+         #   make -C <this directory> M=$PWD ARCH={a} CROSS_COMPILE=<prefix>{llvm} modules\n",
+        tree.release,
+        if cfg.llvm.is_empty() { "(no: GCC)" } else { &cfg.llvm },
+        tree.value("CONFIG_RUSTC_VERSION_TEXT"),
+        if rustc.is_empty() { "no" } else { "yes" },
+    );
+    let file = |name: &str, mode, bytes: String| Entry {
+        name: name.into(),
+        mode,
+        data: Data::Generated(bytes.into_bytes()),
+    };
+    vec![
+        file("GNUmakefile", 0o644, makefile),
+        file("kheaders.txt", 0o644, info),
+        file(
+            "scripts/kheaders-hostprogs",
+            0o755,
+            include_str!("files/kheaders-hostprogs").into(),
+        ),
+    ]
+}

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The packer: gathers a configured kernel tree's headers and build artifacts into a
+//! deterministic `.tar.xz` (see README, "What is in the archive").
+//!
+//! - [`tree`] reads the kernel tree: where source and object trees are, its ARCH, its config.
+//! - [`select`] decides which files go in, and adds the files kheaders writes itself.
+//! - [`archive`] writes the tar (sorted, owner 0, normalised modes, one mtime) and xz.
+//! - [`minify`] strips comments and blanks from headers, keeping every line.
+//!
+//! `build.rs` calls [`cargo_main`]; the tests call [`pack`] on fixture trees.
+
+mod archive;
+mod generated;
+mod minify;
+mod select;
+mod sha256;
+mod tree;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use select::Content;
+pub use tree::Tree;
+
+/// What to pack and how; everything that decides the archive's bytes.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The kernel build tree (`KDIR`, the `O=` object tree when there is one).
+    pub kdir: PathBuf,
+    /// Where the archive goes; `<out>.sha256` and `<out>.release` are written beside it.
+    pub out: PathBuf,
+    /// Headers only (upstream's set) or headers plus what an external-module build needs.
+    pub content: Content,
+    /// Add the Rust metadata an out-of-tree Rust module build needs (opt-in: it is large).
+    pub rust: bool,
+    /// Strip comments and blanks from headers (line-preserving).
+    pub minify: bool,
+    /// mtime of every entry (seconds since the epoch).
+    pub mtime: u64,
+    /// The `LLVM=` the kernel was built with (recorded for users of the archive).
+    pub llvm: String,
+}
+
+/// What a pack did, for the one-line summary.
+#[derive(Debug)]
+pub struct Summary {
+    pub files: usize,
+    pub tar_bytes: u64,
+    pub xz_bytes: u64,
+    /// False when the inputs were unchanged and the previous archive was kept as it was.
+    pub rewritten: bool,
+    /// Directories and files whose change must trigger a new pack.
+    pub watch: Vec<PathBuf>,
+    /// Things the user should know (symlinks left out, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Entry point for build.rs: configuration from the environment, results to Cargo.
+pub fn cargo_main() -> Result<(), String> {
+    for var in ENV_VARS {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    let Some(kdir) = std::env::var_os("KHEADERS_KDIR") else {
+        return Ok(()); // cargo build/test on its own: nothing to pack.
+    };
+    let out = std::env::var_os("KHEADERS_OUT")
+        .map(PathBuf::from)
+        .ok_or("KHEADERS_KDIR is set but KHEADERS_OUT is not: run `make`, which sets both")?;
+    let cfg = Config {
+        kdir: PathBuf::from(kdir),
+        out,
+        content: match env("KHEADERS_CONTENT").as_deref() {
+            None | Some("") | Some("full") => Content::Full,
+            Some("headers") => Content::Headers,
+            Some(other) => return Err(format!("KHEADERS_CONTENT={other}: use full or headers")),
+        },
+        rust: flag("KHEADERS_RUST", false)?,
+        minify: flag("KHEADERS_MINIFY", true)?,
+        mtime: mtime_from_env()?,
+        llvm: env("LLVM").unwrap_or_default(),
+    };
+    let s = pack(&cfg)?;
+    for w in &s.watch {
+        println!("cargo:rerun-if-changed={}", w.display());
+    }
+    for w in &s.warnings {
+        println!("cargo:warning={w}");
+    }
+    if s.rewritten {
+        println!(
+            "cargo:warning=packed {} files: {} bytes of tar, {} bytes as xz -> {}",
+            s.files,
+            s.tar_bytes,
+            s.xz_bytes,
+            cfg.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Every variable the archive depends on (Cargo reruns build.rs when one changes).
+/// `KHEADERS_OUT_ID` is the Makefile's view of the archive file (inode, mtime): it changes when
+/// the archive is deleted or replaced behind our back, so that it is written again.
+const ENV_VARS: &[&str] = &[
+    "KHEADERS_KDIR",
+    "KHEADERS_OUT",
+    "KHEADERS_OUT_ID",
+    "KHEADERS_CONTENT",
+    "KHEADERS_RUST",
+    "KHEADERS_MINIFY",
+    "SOURCE_DATE_EPOCH",
+    "KBUILD_BUILD_TIMESTAMP",
+    "LLVM",
+];
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn flag(name: &str, default: bool) -> Result<bool, String> {
+    match env(name).as_deref() {
+        None | Some("") => Ok(default),
+        Some("1" | "y" | "yes") => Ok(true),
+        Some("0" | "n" | "no") => Ok(false),
+        Some(v) => Err(format!("{name}={v}: use 1 or 0")),
+    }
+}
+
+/// The entries' mtime: `SOURCE_DATE_EPOCH`, else `KBUILD_BUILD_TIMESTAMP` (any date `date -d`
+/// reads, as Kbuild accepts), else a fixed value, so that the time of the build never shows.
+fn mtime_from_env() -> Result<u64, String> {
+    if let Some(s) = env("SOURCE_DATE_EPOCH").filter(|s| !s.is_empty()) {
+        return s
+            .trim()
+            .parse()
+            .map_err(|_| format!("SOURCE_DATE_EPOCH={s} is not a number of seconds"));
+    }
+    if let Some(ts) = env("KBUILD_BUILD_TIMESTAMP").filter(|s| !s.is_empty()) {
+        let out = std::process::Command::new("date")
+            .args(["-d", &ts, "+%s"])
+            .output()
+            .map_err(|e| format!("running date: {e}"))?;
+        let secs = String::from_utf8_lossy(&out.stdout);
+        return secs
+            .trim()
+            .parse()
+            .map_err(|_| format!("KBUILD_BUILD_TIMESTAMP={ts}: date -d cannot read it"));
+    }
+    Ok(DEFAULT_MTIME)
+}
+
+/// 2019-04-26 00:00:00 UTC, the day CONFIG_IKHEADERS was merged.
+pub const DEFAULT_MTIME: u64 = 1_556_236_800;
+
+/// Packs `cfg.kdir` into `cfg.out`. The archive is only rewritten when its bytes change, and
+/// not even packed when no input changed since the last pack (same files, sizes, mtimes).
+pub fn pack(cfg: &Config) -> Result<Summary, String> {
+    let tree = Tree::open(&cfg.kdir)?;
+    let sel = select::select(&tree, cfg)?;
+    let release_path = with_suffix(&cfg.out, ".release");
+    let sha_path = with_suffix(&cfg.out, ".sha256");
+    let stamp_path = with_suffix(&cfg.out, ".inputs");
+
+    // The packer's own binary is an input too: a new packer may pack differently.
+    let packer = std::env::current_exe()
+        .and_then(fs::metadata)
+        .ok()
+        .map(|m| (m.len(), m.modified().ok()));
+    let stamp = format!("{cfg:?}\n{packer:?}\n{}", sel.fingerprint());
+    let unchanged = [&cfg.out, &release_path, &sha_path]
+        .iter()
+        .all(|p| p.exists())
+        && fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str());
+    let mut summary = Summary {
+        files: sel.entries.len(),
+        tar_bytes: 0,
+        xz_bytes: 0,
+        rewritten: false,
+        watch: sel.watch.clone(),
+        warnings: sel.warnings.clone(),
+    };
+    if unchanged {
+        return Ok(summary);
+    }
+
+    let (xz, tar_bytes) = archive::write(&sel.entries, cfg)?;
+    summary.tar_bytes = tar_bytes;
+    summary.xz_bytes = xz.len() as u64;
+    let sha = sha256::hex(&xz);
+    summary.rewritten |= write_if_changed(&cfg.out, &xz)?;
+    summary.rewritten |= write_if_changed(&sha_path, sha.as_bytes())?;
+    summary.rewritten |= write_if_changed(&release_path, tree.release.as_bytes())?;
+    write_if_changed(&stamp_path, stamp.as_bytes())?;
+    Ok(summary)
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Writes `data` to `path` through a temporary file and a rename, so that `path` is never
+/// half-written; leaves `path` (and its mtime) alone when it already holds `data`.
+pub fn write_if_changed(path: &Path, data: &[u8]) -> Result<bool, String> {
+    if fs::read(path).ok().as_deref() == Some(data) {
+        return Ok(false);
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let tmp = with_suffix(path, &format!(".tmp{}", std::process::id()));
+    let result = fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()))
+        .and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(format!("writing {}: {e}", path.display()));
+    }
+    Ok(true)
+}
