@@ -54,8 +54,10 @@ check-kdir:
 	@test -f "$(kdir)/rust/libkernel.rmeta" || { echo "kheaders: error: $(kdir) has CONFIG_RUST=y but no rust/libkernel.rmeta: build the kernel (make) before the module" >&2; exit 1; }
 	@$(if $(ARCH),test "$(call srcarch,$(ARCH))" = "$(tree_arch)" || { echo "kheaders: error: ARCH=$(ARCH) but $(kdir) is configured for $(tree_arch)" >&2; exit 1; })
 
+# Cargo reruns build.rs when an input, a setting or the archive file itself changed.
 pack: check-kdir
-	@KHEADERS_KDIR=$(kdir) KHEADERS_OUT=$(blob) $(CARGO) build --quiet --lib
+	@KHEADERS_KDIR=$(kdir) KHEADERS_OUT=$(blob) KHEADERS_OUT_ID="$$(stat -c '%i %Y' $(blob) 2>/dev/null)" \
+		$(CARGO) build --quiet --lib
 
 clean:
 	-$(if $(wildcard $(kdir)/Makefile),$(MAKE) -C $(kdir) M=$(CURDIR) clean)
