@@ -50,6 +50,7 @@ fn source_tree(root: &Path) {
         ("scripts/mod/modpost.c", "int main(void) { return 0; }\n"),
         ("scripts/kconfig/conf.c", "int main(void) { return 0; }\n"),
         ("kernel/fork.c", "int fork;\n"),
+        ("rust/kernel/lib.rs", "//! kernel\n"),
     ] {
         put(root, name, text);
     }
@@ -81,6 +82,11 @@ fn object_tree(root: &Path, arch_line: &str) {
             "scripts/mod/elfconfig.h",
             "#define KERNEL_ELFCLASS ELFCLASS64\n",
         ),
+        ("scripts/target.json", "{}\n"),
+        ("rust/libkernel.rmeta", "rmeta\n"),
+        ("rust/libcore.rmeta", "rmeta\n"),
+        ("rust/libmacros.so", "\x7fELF\n"),
+        ("rust/kernel.o", "\x7fELF\n"),
     ] {
         put(root, name, text);
     }
@@ -449,4 +455,33 @@ fn decompression_needs_at_most_18_mib() {
         .read_to_end(&mut data)
         .unwrap();
     assert!(!data.is_empty());
+}
+
+#[test]
+fn rust_metadata_only_when_asked() {
+    let t = tempfile::tempdir().unwrap();
+    let kdir = in_tree(&t.path().join("linux"), "Linux/x86");
+    let out = t.path().join("out");
+    let mut c = config(&kdir, &out, Content::Full);
+    pack::pack(&c).unwrap();
+    let m = members(&c.out);
+    assert!(!m
+        .keys()
+        .any(|k| k.starts_with("rust/") || k == "scripts/target.json"));
+    c.rust = true;
+    pack::pack(&c).unwrap();
+    let m = members(&c.out);
+    let rust: Vec<_> = files(&m)
+        .into_iter()
+        .filter(|k| k.starts_with("rust/"))
+        .collect();
+    assert_eq!(
+        rust,
+        [
+            "rust/libcore.rmeta",
+            "rust/libkernel.rmeta",
+            "rust/libmacros.so"
+        ]
+    );
+    assert!(m.contains_key("scripts/target.json"));
 }

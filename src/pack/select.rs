@@ -207,16 +207,18 @@ fn rules(tree: &Tree, cfg: &Config) -> Vec<Rule> {
         ));
     }
     if cfg.rust && on("CONFIG_RUST") {
-        r.push(rule(Obj, "rust", Here(rust_metadata)));
+        // What rustc reads to build an out-of-tree module against the kernel crate: the crates'
+        // metadata, the target, and the `macros` proc-macro. That one is a host library built
+        // for the build machine; it cannot be rebuilt elsewhere, because the kernel crate's
+        // metadata pins its hash, which covers its source paths (see README).
+        r.push(rule(
+            Obj,
+            "rust",
+            Here(|n| n.ends_with(".rmeta") || n == "libmacros.so"),
+        ));
         r.push(rule(Obj, "scripts/target.json", File));
     }
     r
-}
-
-/// What rustc needs to build an out-of-tree module against the kernel crate: the crates'
-/// metadata and the `macros` proc-macro (a host library, like the host programs).
-fn rust_metadata(name: &str) -> bool {
-    name.ends_with(".rmeta") || name == "libmacros.so"
 }
 
 pub fn select(tree: &Tree, cfg: &Config) -> Result<Selection, String> {
