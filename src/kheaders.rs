@@ -44,10 +44,10 @@ mod procfs {
 static BLOB: &[u8] = include_bytes!("../target/kheaders/kheaders.tar.xz");
 const NAME: &kernel::str::CStr = kernel::c_str!("kheaders.tar.xz");
 
+// No `author` here: 6.12's `module!` has `author`, 7.x's `authors`; it is in `modinfo!` below.
 module! {
     type: KHeaders,
     name: "kheaders",
-    author: "kheaders developers",
     description: "Kernel headers and build artifacts at /proc/kheaders.tar.xz",
     license: "GPL",
 }
@@ -68,6 +68,7 @@ macro_rules! modinfo {
         };
     };
 }
+modinfo!(MODINFO_AUTHOR, "author=kheaders developers\0");
 modinfo!(
     MODINFO_RELEASE,
     concat!(
@@ -220,11 +221,18 @@ static PROC_OPS: procfs::proc_ops = procfs::proc_ops {
 
 // ---- /sys/kernel/kheaders.tar.xz (bcc's path) -----------------------------------------------
 
+/// What sysfs passes to `read`: a `const` pointer since the kernel constified
+/// `struct bin_attribute` (Kbuild sets the cfg from this kernel's `linux/sysfs.h`).
+#[cfg(kheaders_const_bin_attr)]
+type BinAttrPtr = *const bindings::bin_attribute;
+#[cfg(not(kheaders_const_bin_attr))]
+type BinAttrPtr = *mut bindings::bin_attribute;
+
 /// sysfs reads at most a page at a time into a kernel buffer.
 unsafe extern "C" fn sysfs_read(
     _file: *mut bindings::file,
     _kobj: *mut bindings::kobject,
-    _attr: *mut bindings::bin_attribute,
+    _attr: BinAttrPtr,
     buf: *mut c_char,
     off: bindings::loff_t,
     count: usize,
