@@ -10,7 +10,17 @@ command -v dkms >/dev/null || { echo "SKIP host:dkms: dkms is not installed (scr
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$here/dkms.conf")
 rel=$(cat "$KDIR/include/config/kernel.release")
 src=/usr/src/kheaders-$ver
-cleanup() { dkms remove "kheaders/$ver" --all >/dev/null 2>&1; rm -rf "$src"; }
+# dkms installs only for an installed kernel: make the test kernel look installed (its
+# /lib/modules/<release>/build link), and undo that afterwards.
+made_moddir=
+if [ ! -e "/lib/modules/$rel" ]; then
+    mkdir -p "/lib/modules/$rel" && ln -s "$KDIR" "/lib/modules/$rel/build" && made_moddir=1
+fi
+cleanup() {
+    dkms remove "kheaders/$ver" --all >/dev/null 2>&1 || true
+    rm -rf "$src"
+}
+trap 'cleanup; [ -z "$made_moddir" ] || rm -rf "/lib/modules/$rel"' EXIT
 
 dkms_builds_and_installs_for_the_test_kernel() {
     cleanup
@@ -25,7 +35,7 @@ dkms_builds_and_installs_for_the_test_kernel() {
     dkms install "kheaders/$ver" -k "$rel" --kernelsourcedir "$KDIR" >>/tmp/kh-dkms.log 2>&1 \
         || { tail -20 /tmp/kh-dkms.log; fail "dkms install failed"; }
     dkms status "kheaders/$ver" -k "$rel" | grep -q installed || fail "dkms status: not installed"
-    cleanup
+    find "/lib/modules/$rel" -name 'kheaders.ko*' | grep -q . || fail "not installed under /lib/modules/$rel"
 }
 
 run dkms_builds_and_installs_for_the_test_kernel
