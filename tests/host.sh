@@ -57,12 +57,32 @@ archive_is_a_superset_of_upstreams() {
     echo "    ours: $(wc -l <"$tmp/ours") files, $(stat -c %s $blob) bytes; upstream: $(wc -l <"$tmp/up") files, $(stat -c %s "$up") bytes" >&2
 }
 
+host_programs_ship_stripped_and_run() {
+    mkdir -p "$tmp/x"
+    tar -xJf $blob -C "$tmp/x" scripts/basic/fixdep scripts/mod/modpost
+    local p rc
+    for p in scripts/basic/fixdep scripts/mod/modpost; do
+        file "$tmp/x/$p" | grep -q ', stripped' || fail "$p is not stripped: $(file "$tmp/x/$p")"
+        rc=0; "$tmp/x/$p" >/dev/null 2>&1 || rc=$?
+        [ $rc -lt 126 ] || fail "$p does not run (status $rc)"
+    done
+}
+
+kernel_without_rust_metadata_is_refused() {
+    local t=$tmp/normeta; mkdir -p "$t/include/config"
+    cp "$KDIR/.config" "$t/"; cp "$KDIR/include/config/auto.conf" "$t/include/config/"
+    touch "$t/Module.symvers"
+    refuses "no rust/libkernel.rmeta" KDIR="$t"
+}
+
 run missing_kdir_is_refused
 run unconfigured_kdir_is_refused
 run unbuilt_kdir_is_refused
 run kernel_without_rust_is_refused
+run kernel_without_rust_metadata_is_refused
 run wrong_arch_is_refused
 run noop_rebuild_touches_nothing
 run modinfo_describes_the_module
 run archive_is_a_superset_of_upstreams
+run host_programs_ship_stripped_and_run
 rm -rf "$tmp"

@@ -8,6 +8,8 @@ use super::{minify, Config};
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use xz2::stream::{Check, Filters, LzmaOptions, MtStreamBuilder};
 
 /// liblzma's LZMA_PRESET_EXTREME (`xz -e`), which xz2 does not export.
@@ -22,7 +24,8 @@ const BLOCK: u64 = 32 << 20;
 
 /// Returns the `.tar.xz` bytes and the size of the tar.
 pub fn write(entries: &[Entry], cfg: &Config) -> Result<(Vec<u8>, u64), String> {
-    let tar = tar(entries, cfg.mtime).map_err(|e| format!("writing the tar: {e}"))?;
+    let tmp = super::with_suffix(&cfg.out, &format!(".strip{}", std::process::id()));
+    let tar = tar(entries, cfg.mtime, &tmp).map_err(|e| format!("writing the tar: {e}"))?;
     let xz = xz(&tar).map_err(|e| format!("xz: {e}"))?;
     Ok((xz, tar.len() as u64))
 }
@@ -31,7 +34,7 @@ fn io_err(name: &str) -> impl Fn(io::Error) -> String + '_ {
     move |e| format!("{name}: {e}")
 }
 
-fn tar(entries: &[Entry], mtime: u64) -> Result<Vec<u8>, String> {
+fn tar(entries: &[Entry], mtime: u64, tmp: &Path) -> Result<Vec<u8>, String> {
     // Every directory gets an entry of its own (mode 0755), before what is in it.
     let dirs: BTreeSet<&str> = entries
         .iter()
@@ -66,6 +69,8 @@ fn tar(entries: &[Entry], mtime: u64) -> Result<Vec<u8>, String> {
                         let raw = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
                         if *minify {
                             minify::minify(&raw)
+                        } else if mode & 0o111 != 0 && raw.starts_with(b"\x7fELF") {
+                            stripped(path, tmp).unwrap_or(raw)
                         } else {
                             raw
                         }
@@ -82,6 +87,24 @@ fn tar(entries: &[Entry], mtime: u64) -> Result<Vec<u8>, String> {
         }
     }
     b.into_inner().map_err(|e| e.to_string())
+}
+
+/// Host programs (fixdep, modpost, objtool, ...) go in without their symbol tables, which serve
+/// nobody on the target (objtool: 579 kB -> 196 kB). Without a `strip` here, they go in as they are.
+fn stripped(path: &Path, tmp: &Path) -> Option<Vec<u8>> {
+    let ok = ["strip", "llvm-strip"].iter().any(|tool| {
+        Command::new(tool)
+            .arg("-s")
+            .arg("-o")
+            .arg(tmp)
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    let data = if ok { fs::read(tmp).ok() } else { None };
+    let _ = fs::remove_file(tmp);
+    data
 }
 
 fn xz(data: &[u8]) -> Result<Vec<u8>, xz2::stream::Error> {

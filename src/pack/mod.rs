@@ -195,7 +195,7 @@ pub fn pack(cfg: &Config) -> Result<Summary, String> {
     Ok(summary)
 }
 
-fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     let mut s = p.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
