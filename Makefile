@@ -16,16 +16,18 @@ CARGO ?= cargo
 
 # The tree's own settings decide the toolchain: a kernel built with clang needs LLVM=1.
 autoconf := $(kdir)/include/config/auto.conf
+# With several LLVMs installed, the one of the kernel's major version: LLVM=-<major> when plain
+# `clang` is another version and clang-<major> exists (Debian's suffixed names).
+clang_major := $(shell sed -n 's/^CONFIG_CLANG_VERSION=\([0-9]*\)[0-9][0-9][0-9][0-9]$$/\1/p' $(autoconf) 2>/dev/null)
 ifeq ($(origin LLVM),undefined)
 ifneq ($(shell grep -sx 'CONFIG_CC_IS_CLANG=y' $(autoconf)),)
-LLVM := 1
+LLVM := $(if $(filter $(clang_major),$(shell clang -dumpversion 2>/dev/null | cut -d. -f1)),1,$(if $(shell command -v clang-$(clang_major)),-$(clang_major),1))
 export LLVM
 endif
 endif
 
 # bindgen (procfs bindings) must load the libclang of the kernel's clang: with several LLVMs
 # installed it picks the newest, which may reject flags the kernel's older clang needs.
-clang_major := $(shell sed -n 's/^CONFIG_CLANG_VERSION=\([0-9]*\)[0-9][0-9][0-9][0-9]$$/\1/p' $(autoconf) 2>/dev/null)
 ifeq ($(origin LIBCLANG_PATH),undefined)
 ifneq ($(clang_major),)
 ifneq ($(wildcard /usr/lib/llvm-$(clang_major)/lib),)

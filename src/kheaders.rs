@@ -42,7 +42,13 @@ mod procfs {
 
 /// The packed archive, written by `build.rs` (see `Makefile`).
 static BLOB: &[u8] = include_bytes!("../target/kheaders/kheaders.tar.xz");
-const NAME: &kernel::str::CStr = kernel::c_str!("kheaders.tar.xz");
+/// The file name in /proc and /sys/kernel, NUL-terminated for C. A plain byte string: its
+/// pointer is usable in statics on every kernel (the kernel crate's `CStr` changed in 7.x).
+const NAME: &[u8] = b"kheaders.tar.xz\0";
+
+const fn c_str_ptr(s: &'static [u8]) -> *const c_char {
+    s.as_ptr().cast()
+}
 
 // No `author` here: 6.12's `module!` has `author`, 7.x's `authors`; it is in `modinfo!` below.
 module! {
@@ -104,7 +110,7 @@ macro_rules! bool_param {
             #[link_section = "__param"]
             #[used]
             static PARAM: Param = Param(bindings::kernel_param {
-                name: kernel::c_str!($name).as_char_ptr(),
+                name: c_str_ptr(concat!($name, "\0").as_bytes()),
                 // The address of this module's `struct module` (defined by modpost's `.mod.c`)
                 // and of the kernel's exported ops for `bool`: taking an address is safe.
                 mod_: ptr::addr_of!(bindings::__this_module).cast_mut(),
@@ -155,6 +161,16 @@ unsafe extern "C" fn proc_open(_inode: *mut bindings::inode, file: *mut bindings
     0
 }
 
+/// `UserSlice::new` takes a `UserPtr`: an address in 6.12, a type of its own in 7.x (Kbuild
+/// sets the cfg from this kernel's `rust/kernel/uaccess.rs`).
+fn user_ptr(addr: usize) -> kernel::uaccess::UserPtr {
+    #[cfg(kheaders_user_ptr_struct)]
+    let ptr = kernel::uaccess::UserPtr::from_addr(addr);
+    #[cfg(not(kheaders_user_ptr_struct))]
+    let ptr = addr;
+    ptr
+}
+
 /// Copies the requested part of the blob to user space in one copy.
 unsafe extern "C" fn proc_read(
     _file: *mut bindings::file,
@@ -172,7 +188,7 @@ unsafe extern "C" fn proc_read(
         return 0;
     }
     // `UserSlice` checks and copies with `copy_to_user`; `buf` is the caller's user pointer.
-    if let Err(e) = UserSlice::new(buf as usize, bytes.len())
+    if let Err(e) = UserSlice::new(user_ptr(buf as usize), bytes.len())
         .writer()
         .write_slice(bytes)
     {
@@ -253,7 +269,7 @@ unsafe impl Sync for BinAttr {}
 
 static SYSFS_ATTR: BinAttr = BinAttr(core::cell::UnsafeCell::new(bindings::bin_attribute {
     attr: bindings::attribute {
-        name: NAME.as_char_ptr(),
+        name: c_str_ptr(NAME),
         mode: 0o444,
         // SAFETY: all-zero is valid for the rest (lockdep key pointers: a static attribute
         // needs none).
@@ -281,7 +297,7 @@ impl kernel::Module for KHeaders {
             // SAFETY: `NAME` and `PROC_OPS` are static and outlive the entry, which `Drop`
             // removes; a null parent means `/proc`.
             let pde = unsafe {
-                procfs::proc_create(NAME.as_char_ptr(), 0o444, ptr::null_mut(), &PROC_OPS)
+                procfs::proc_create(c_str_ptr(NAME), 0o444, ptr::null_mut(), &PROC_OPS)
             };
             if pde.is_null() {
                 pr_err!("cannot create /proc/kheaders.tar.xz\n");
