@@ -3,7 +3,7 @@
 #
 #   make [KDIR=<kernel build tree>] [LLVM=1] [ARCH=...] [CROSS_COMPILE=...]   build kheaders.ko
 #   make modules_install [INSTALL_MOD_PATH=...]                             install it
-#   make test | demo | bench | test-kernel | clean
+#   make test | test-7.3 | test-arm64 | demo | bench | test-kernel | clean
 #
 # KDIR defaults to the running kernel's /lib/modules/$(uname -r)/build. Before Kbuild runs,
 # `cargo build` runs build.rs, which packs the tree's headers and build artifacts into
@@ -39,7 +39,7 @@ endif
 srcarch = $(strip $(if $(filter x86_64 i386,$(1)),x86,$(if $(filter aarch64,$(1)),arm64,$(1))))
 tree_arch = $(shell sed -n 's|^# Linux/\([^ ]*\) .*|\1|p' $(kdir)/.config 2>/dev/null)
 
-.PHONY: all modules modules_install clean check-kdir pack test demo bench test-kernel help
+.PHONY: all modules modules_install clean check-kdir pack test test-7.3 demo bench test-kernel test-arm64 help
 
 all modules: pack
 	$(MAKE) -C $(kdir) M=$(CURDIR) modules
@@ -67,11 +67,16 @@ clean:
 
 test:
 	scripts/test
+test-7.3:
+	KVER=7.3 scripts/setup && KVER=7.3 scripts/test
 demo:
 	scripts/demo
 bench:
 	scripts/bench
 test-kernel:
 	@scripts/test-kernel
+# arm64 end to end under qemu-system-aarch64 (TCG); long, not part of `make test`.
+test-arm64:
+	scripts/test-arm64
 help:
 	@sed -n '2,10s/^# \{0,1\}//p' Makefile
