@@ -68,6 +68,24 @@ host_programs_ship_stripped_and_run() {
     done
 }
 
+# The minifier must not change what the headers mean: modules built against the kernel tree
+# and against the extracted (minified) archive are identical, code, data, relocations and all.
+minified_headers_compile_to_identical_code() {
+    mkdir -p "$tmp/ex"; tar -xJf $blob -C "$tmp/ex"
+    local m llvm; llvm=$(grep -qsx 'CONFIG_CC_IS_CLANG=y' "$KDIR/include/config/auto.conf" && echo 1)
+    for m in hello kapi; do
+        cp -r "tests/modules/$m" "$tmp/$m"
+        make -s -C "$KDIR" M="$tmp/$m" LLVM="$llvm" modules >/dev/null 2>&1 || fail "$m: build against KDIR failed"
+        dump "$tmp/$m" >"$tmp/$m.tree"
+        make -s -C "$KDIR" M="$tmp/$m" LLVM="$llvm" clean >/dev/null 2>&1
+        make -s -C "$tmp/ex" M="$tmp/$m" modules >/dev/null 2>&1 || fail "$m: build against the archive failed"
+        dump "$tmp/$m" >"$tmp/$m.archive"
+        cmp -s "$tmp/$m.tree" "$tmp/$m.archive" || fail "$m: objects differ: $(diff "$tmp/$m.tree" "$tmp/$m.archive" | head -5)"
+        echo "    $m: $(wc -l <"$tmp/$m.tree") lines of disassembly and section dumps, identical" >&2
+    done
+}
+dump() { (cd "$1" && for f in *.o *.ko; do llvm-objdump -d -r -s "$f" | tail -n +3; done); }
+
 kernel_without_rust_metadata_is_refused() {
     local t=$tmp/normeta; mkdir -p "$t/include/config"
     cp "$KDIR/.config" "$t/"; cp "$KDIR/include/config/auto.conf" "$t/include/config/"
@@ -85,4 +103,5 @@ run noop_rebuild_touches_nothing
 run modinfo_describes_the_module
 run archive_is_a_superset_of_upstreams
 run host_programs_ship_stripped_and_run
+run minified_headers_compile_to_identical_code
 rm -rf "$tmp"
