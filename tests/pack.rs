@@ -485,3 +485,35 @@ fn rust_metadata_only_when_asked() {
     );
     assert!(m.contains_key("scripts/target.json"));
 }
+
+#[test]
+fn host_programs_go_in_stripped() {
+    let t = tempfile::tempdir().unwrap();
+    let kdir = in_tree(&t.path().join("linux"), "Linux/x86");
+    put(
+        &kdir,
+        "scripts/basic/fixdep.c",
+        "int main(void) { return 1; }\n",
+    );
+    let status = Command::new("cc")
+        .args(["-g", "-o"])
+        .arg(kdir.join("scripts/basic/fixdep"))
+        .arg(kdir.join("scripts/basic/fixdep.c"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let before = fs::metadata(kdir.join("scripts/basic/fixdep"))
+        .unwrap()
+        .len();
+    let out = t.path().join("not/yet/there"); // the packer creates it, strip included
+    pack::pack(&config(&kdir, &out, Content::Full)).unwrap();
+    let m = members(&out.join("kheaders.tar.xz"));
+    let (_, mode, _, data) = &m["scripts/basic/fixdep"];
+    assert_eq!(*mode, 0o755);
+    assert!(data.starts_with(b"\x7fELF"));
+    assert!(
+        (data.len() as u64) < before,
+        "not stripped: {} >= {before}",
+        data.len()
+    );
+}

@@ -25,6 +25,9 @@ const BLOCK: u64 = 32 << 20;
 /// Returns the `.tar.xz` bytes and the size of the tar.
 pub fn write(entries: &[Entry], cfg: &Config) -> Result<(Vec<u8>, u64), String> {
     let tmp = super::with_suffix(&cfg.out, &format!(".strip{}", std::process::id()));
+    if let Some(dir) = cfg.out.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
     let tar = tar(entries, cfg.mtime, &tmp).map_err(|e| format!("writing the tar: {e}"))?;
     let xz = xz(&tar).map_err(|e| format!("xz: {e}"))?;
     Ok((xz, tar.len() as u64))
