@@ -60,6 +60,7 @@ check-kdir:
 pack: check-kdir
 	@KHEADERS_KDIR=$(kdir) KHEADERS_OUT=$(blob) KHEADERS_OUT_ID="$$(stat -c '%i %Y' $(blob) 2>/dev/null)" \
 		$(CARGO) build --quiet --lib
+	@if [ -f $(blob).packed ]; then cat $(blob).packed; rm -f $(blob).packed; fi
 
 clean:
 	-$(if $(wildcard $(kdir)/Makefile),$(MAKE) -C $(kdir) M=$(CURDIR) clean)
