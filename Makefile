@@ -41,8 +41,14 @@ tree_arch = $(shell sed -n 's|^# Linux/\([^ ]*\) .*|\1|p' $(kdir)/.config 2>/dev
 
 .PHONY: all modules modules_install clean check-kdir pack test test-7.3 demo bench test-kernel test-arm64 help
 
+# dkms appends CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-<major> those plain names
+# would be another clang: pass on the suffixed ones.
+ifneq ($(filter -%,$(LLVM)),)
+kbuild-tools := $(if $(filter clang,$(CC)),CC=clang$(LLVM)) $(if $(filter ld.lld,$(LD)),LD=ld.lld$(LLVM))
+endif
+
 all modules: pack
-	$(MAKE) -C $(kdir) M=$(CURDIR) modules
+	$(MAKE) -C $(kdir) M=$(CURDIR) $(kbuild-tools) modules
 
 modules_install: check-kdir
 	$(MAKE) -C $(kdir) M=$(CURDIR) modules_install
