@@ -39,7 +39,7 @@ endif
 srcarch = $(strip $(if $(filter x86_64 i386,$(1)),x86,$(if $(filter aarch64,$(1)),arm64,$(1))))
 tree_arch = $(shell sed -n 's|^# Linux/\([^ ]*\) .*|\1|p' $(kdir)/.config 2>/dev/null)
 
-.PHONY: all modules modules_install clean check-kdir pack test test-7.3 demo bench test-kernel test-arm64 help
+.PHONY: all modules modules_install clean check-kdir pack test test-7.3 demo bench test-kernel test-arm64 print-llvm help
 
 # dkms appends CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-<major> those plain names
 # would be another clang: pass on the suffixed ones.
@@ -85,5 +85,8 @@ test-kernel:
 # arm64 end to end under qemu-system-aarch64 (TCG); long, not part of `make test`.
 test-arm64:
 	scripts/test-arm64
+# The LLVM= this tree needs, for scripts that build other modules against it.
+print-llvm:
+	@echo $(LLVM)
 help:
 	@sed -n '2,10s/^# \{0,1\}//p' Makefile

@@ -72,7 +72,7 @@ host_programs_ship_stripped_and_run() {
 # and against the extracted (minified) archive are identical, code, data, relocations and all.
 minified_headers_compile_to_identical_code() {
     mkdir -p "$tmp/ex"; tar -xJf $blob -C "$tmp/ex"
-    local m llvm; llvm=$(grep -qsx 'CONFIG_CC_IS_CLANG=y' "$KDIR/include/config/auto.conf" && echo 1)
+    local m llvm; llvm=$(make -s KDIR="$KDIR" print-llvm)
     for m in hello kapi; do
         cp -r "tests/modules/$m" "$tmp/$m"
         make -s -C "$KDIR" M="$tmp/$m" LLVM="$llvm" modules >/dev/null 2>&1 || fail "$m: build against KDIR failed"

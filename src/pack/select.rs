@@ -142,6 +142,10 @@ fn kbuild_script(name: &str) -> bool {
         )
 }
 
+fn rust_crate(name: &str) -> bool {
+    name.ends_with(".rmeta") || (name.starts_with("lib") && name.ends_with(".so"))
+}
+
 fn arch_makefile(name: &str) -> bool {
     name.starts_with("Makefile") || name == "Kbuild.platforms" || name == "Platform"
 }
@@ -208,14 +212,11 @@ fn rules(tree: &Tree, cfg: &Config) -> Vec<Rule> {
     }
     if cfg.rust && on("CONFIG_RUST") {
         // What rustc reads to build an out-of-tree module against the kernel crate: the crates'
-        // metadata, the target, and the `macros` proc-macro. That one is a host library built
-        // for the build machine; it cannot be rebuilt elsewhere, because the kernel crate's
-        // metadata pins its hash, which covers its source paths (see README).
-        r.push(rule(
-            Obj,
-            "rust",
-            Here(|n| n.ends_with(".rmeta") || n == "libmacros.so"),
-        ));
+        // metadata, the target, and the proc-macro libraries (`macros`; 7.x adds
+        // `pin_init_internal` and `zerocopy_derive`). Those are host libraries built for the
+        // build machine; they cannot be rebuilt elsewhere, because the kernel crate's metadata
+        // pins their hashes, which cover their source paths (see README).
+        r.push(rule(Obj, "rust", Here(rust_crate)));
         r.push(rule(Obj, "scripts/target.json", File));
     }
     r
