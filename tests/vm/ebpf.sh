@@ -35,7 +35,7 @@ C
         -include $h/include/linux/kconfig.h -D__KERNEL__ -D__BPF_TRACING__ -Wno-unused-value \
         -Wno-pointer-sign -Wno-compare-distinct-pointer-types -Wno-gnu-variable-sized-type-not-at-end \
         -Wno-address-of-packed-member -Wno-tautological-compare -Wno-unknown-warning-option -Wno-ignored-attributes \
-        -fno-stack-protector -fno-asynchronous-unwind-tables \
+        -fno-stack-protector -fno-asynchronous-unwind-tables $dialect \
         | llc -march=bpf -filetype=obj -o "$work/prog.o"
     llvm-objdump -h "$work/prog.o" | grep -q 'kprobe/do_sys_openat2' || fail "no program section"
 }
@@ -47,7 +47,7 @@ bcc_loads_kheaders_itself_and_traces() {
     /usr/bin/python3 - <<'PY'
 import os
 from bcc import BPF
-b = BPF(text=r'''
+b = BPF(cflags=os.environ.get('KH_BCC_CFLAGS', '').split(), text=r'''
 #include <linux/sched.h>
 #include <linux/fs.h>
 BPF_HASH(opens, u32, u64);
@@ -70,5 +70,11 @@ PY
     ls -d /tmp/kheaders-$rel* >/dev/null 2>&1 || fail "bcc did not extract the headers from kheaders"
     ! loaded || fail "bcc left kheaders loaded"
 }
+
+# The C dialect the kernel's headers are written in: 7.x includes tagged structs anonymously
+# (CONFIG_CC_MS_EXTENSIONS, e.g. -fms-extensions), which a BPF compile must be told as well.
+ms=$(tar -xJOf "$KH_BLOB" include/config/auto.conf | sed -n 's/^CONFIG_CC_MS_EXTENSIONS=//p')
+dialect=${ms:+$ms -Wno-microsoft-anon-tag}
+export KH_BCC_CFLAGS=$dialect
 
 run_tests bpf_program_compiles_by_hand bcc_loads_kheaders_itself_and_traces
