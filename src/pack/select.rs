@@ -137,6 +137,7 @@ fn kbuild_script(name: &str) -> bool {
                 | "module.lds"
                 | "module-common.c"
                 | "modules-check.sh"
+                | "pahole-version.sh"
                 | "depmod.sh"
                 | "check-local-export"
         )
