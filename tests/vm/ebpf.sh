@@ -6,9 +6,9 @@
 : "${KH_STAGE:?modules_install staging dir}"
 rel=$(uname -r)
 rm -f "/lib/modules/$rel"; ln -s "$KH_STAGE/lib/modules/$rel" "/lib/modules/$rel"
-mount -t tmpfs none "${KHEADERS_CACHE:-/root/.cache/kheaders}"
+cover "${KHEADERS_CACHE:-/root/.cache/kheaders}"
 # vng gives /tmp as an overlay, where bcc's rename of its extraction directory fails (EXDEV).
-mount -t tmpfs none /tmp
+cover /tmp
 work=$(mktemp -d)
 srcarch=x86
 

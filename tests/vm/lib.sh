@@ -3,6 +3,7 @@
 # Environment (from scripts/test): KH_MODULE (kheaders.ko), KH_BLOB (the archive the module
 # carries, on the host's disk), KH_KDIR (kernel build tree), KH_OUT (writable scratch dir).
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/cover.sh"
 fail() { echo "    $*" >&2; return 1; }
 want_eq() { [ "$1" = "$2" ] || fail "expected '$2', got '$1'${3:+ ($3)}"; }
 load() { insmod "$KH_MODULE" "$@" || fail "insmod $KH_MODULE $* failed"; }

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 export PATH="$HOME/.cargo/bin:$PATH"   # the host's rustc (the one the kernel was built with)
-mount -t tmpfs none "${KHEADERS_CACHE:-/root/.cache/kheaders}"   # no kernel tree but the archive's
+cover "${KHEADERS_CACHE:-/root/.cache/kheaders}"   # no kernel tree but the archive's
 work=$(mktemp -d)
 
 rust_module_builds_from_the_archive() {

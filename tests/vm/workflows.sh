@@ -8,8 +8,8 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 rel=$(uname -r)
 # modprobe finds what `make modules_install INSTALL_MOD_PATH=$KH_STAGE` installed.
 rm -f "/lib/modules/$rel"; ln -s "$KH_STAGE/lib/modules/$rel" "/lib/modules/$rel"
-mount -t tmpfs none "${KHEADERS_CACHE:-/root/.cache/kheaders}"   # no kernel tree but the archive's
-mount -t tmpfs none /root && export HOME=/root                     # a writable $HOME
+cover "${KHEADERS_CACHE:-/root/.cache/kheaders}"   # no kernel tree but the archive's
+cover /root && export HOME=/root                     # a writable $HOME
 work=$(mktemp -d)
 
 install_and_load_by_name() {
