@@ -296,9 +296,8 @@ impl kernel::Module for KHeaders {
         if PARAM_PROC.load(Ordering::Relaxed) {
             // SAFETY: `NAME` and `PROC_OPS` are static and outlive the entry, which `Drop`
             // removes; a null parent means `/proc`.
-            let pde = unsafe {
-                procfs::proc_create(c_str_ptr(NAME), 0o444, ptr::null_mut(), &PROC_OPS)
-            };
+            let pde =
+                unsafe { procfs::proc_create(c_str_ptr(NAME), 0o444, ptr::null_mut(), &PROC_OPS) };
             if pde.is_null() {
                 pr_err!("cannot create /proc/kheaders.tar.xz\n");
                 return Err(ENOMEM);
