@@ -86,6 +86,13 @@ minified_headers_compile_to_identical_code() {
 }
 dump() { (cd "$1" && for f in *.o *.ko; do llvm-objdump -d -r -s "$f" | tail -n +3; done); }
 
+code_is_rustfmt_and_clippy_clean() {
+    cargo fmt --check >/dev/null || fail "cargo fmt --check: host code not formatted"
+    rustfmt --check --edition 2021 src/kheaders.rs tests/modules/rust_hello/rust_hello.rs >/dev/null \
+        || fail "rustfmt --check: module code not formatted"
+    cargo clippy --quiet --all-targets -- -D warnings 2>"$tmp/clippy" || { tail -20 "$tmp/clippy" >&2; fail "clippy"; }
+}
+
 kernel_without_rust_metadata_is_refused() {
     local t=$tmp/normeta; mkdir -p "$t/include/config"
     cp "$KDIR/.config" "$t/"; cp "$KDIR/include/config/auto.conf" "$t/include/config/"
@@ -104,4 +111,5 @@ run modinfo_describes_the_module
 run archive_is_a_superset_of_upstreams
 run host_programs_ship_stripped_and_run
 run minified_headers_compile_to_identical_code
+run code_is_rustfmt_and_clippy_clean
 rm -rf "$tmp"
