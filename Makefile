@@ -37,9 +37,13 @@ endif
 endif
 
 srcarch = $(strip $(if $(filter x86_64 i386,$(1)),x86,$(if $(filter aarch64,$(1)),arm64,$(1))))
-tree_arch = $(shell sed -n 's|^# Linux/\([^ ]*\) .*|\1|p' $(kdir)/.config 2>/dev/null)
+# auto.conf carries the same `# Linux/<arch>` line as .config, which headers packages leave out.
+tree_arch = $(call srcarch,$(shell sed -n 's|^# Linux/\([^ ]*\) .*|\1|p' $(autoconf) 2>/dev/null))
+# The source tree: O= build trees link to it; headers packages are one tree.
+srctree := $(if $(wildcard $(kdir)/source),$(realpath $(kdir)/source),$(kdir))
+bindgen_mk := $(CURDIR)/target/kheaders/bindgen.mk
 
-.PHONY: all modules modules_install clean check-kdir pack test test-7.3 demo bench test-kernel test-arm64 print-llvm help
+.PHONY: all modules modules_install clean check-kdir pack bindgen-rules test test-7.3 demo bench test-kernel test-arm64 print-llvm help
 
 # dkms appends CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-<major> those plain names
 # would be another clang: pass on the suffixed ones.
@@ -47,19 +51,20 @@ ifneq ($(filter -%,$(LLVM)),)
 kbuild-tools := $(if $(filter clang,$(CC)),CC=clang$(LLVM)) $(if $(filter ld.lld,$(LD)),LD=ld.lld$(LLVM))
 endif
 
-all modules: pack
+all modules: pack bindgen-rules
 	$(MAKE) -C $(kdir) M=$(CURDIR) $(kbuild-tools) modules
 
 modules_install: check-kdir
 	$(MAKE) -C $(kdir) M=$(CURDIR) modules_install
 
-# One clear message for each way a KDIR can be wrong, before anything is written.
+# One clear message for each way a KDIR can be wrong, before anything is written. A build tree
+# or a distribution's headers tree (linux-headers: no .config, no sources) both do.
 check-kdir:
 	@test -d "$(kdir)" || { echo "kheaders: error: KDIR $(kdir) does not exist; give KDIR=<kernel build tree> (scripts/test-kernel prints one)" >&2; exit 1; }
-	@test -f "$(kdir)/.config" || { echo "kheaders: error: $(kdir) is not a configured kernel tree (no .config): configure and build it first" >&2; exit 1; }
+	@test -f "$(kdir)/.config" -o -f "$(autoconf)" || { echo "kheaders: error: $(kdir) is not a configured kernel tree (no .config): configure and build it first" >&2; exit 1; }
 	@test -f "$(autoconf)" -a -f "$(kdir)/Module.symvers" || { echo "kheaders: error: $(kdir) was configured but not built (no include/config/auto.conf or Module.symvers): run make there first" >&2; exit 1; }
 	@grep -qx 'CONFIG_RUST=y' "$(autoconf)" || { echo "kheaders: error: the kernel in $(kdir) has no CONFIG_RUST=y: kheaders is a Rust module and needs a kernel built with Rust support" >&2; exit 1; }
-	@test -f "$(kdir)/rust/libkernel.rmeta" || { echo "kheaders: error: $(kdir) has CONFIG_RUST=y but no rust/libkernel.rmeta: build the kernel (make) before the module" >&2; exit 1; }
+	@test -f "$(kdir)/rust/libkernel.rmeta" || { echo "kheaders: error: $(kdir) has CONFIG_RUST=y but no rust/libkernel.rmeta: build the kernel (make) before the module, or install the distribution's Rust files for it (Ubuntu: linux-lib-rust-<release>)" >&2; exit 1; }
 	@$(if $(ARCH),test "$(call srcarch,$(ARCH))" = "$(tree_arch)" || { echo "kheaders: error: ARCH=$(ARCH) but $(kdir) is configured for $(tree_arch)" >&2; exit 1; })
 
 # Cargo reruns build.rs when an input, a setting or the archive file itself changed.
@@ -67,6 +72,12 @@ pack: check-kdir
 	@KHEADERS_KDIR=$(kdir) KHEADERS_OUT=$(blob) KHEADERS_OUT_ID="$$(stat -c '%i %Y' $(blob) 2>/dev/null)" \
 		$(CARGO) build --quiet --lib
 	@if [ -f $(blob).packed ]; then cat $(blob).packed; rm -f $(blob).packed; fi
+
+# How this kernel derives bindgen's C flags from its C flags (see scripts/bindgen-rules), for the
+# procfs bindings Kbuild generates; rewritten only when it changed.
+bindgen-rules: check-kdir
+	@mkdir -p $(dir $(bindgen_mk))
+	@scripts/bindgen-rules $(srctree) >$(bindgen_mk).tmp && { cmp -s $(bindgen_mk).tmp $(bindgen_mk) && rm -f $(bindgen_mk).tmp || mv -f $(bindgen_mk).tmp $(bindgen_mk); }
 
 clean:
 	-$(if $(wildcard $(kdir)/Makefile),$(MAKE) -C $(kdir) M=$(CURDIR) clean)

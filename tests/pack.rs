@@ -267,6 +267,38 @@ fn object_tree_and_source_tree_both_count() {
     assert!(!m.contains_key("source"));
 }
 
+/// A distribution's linux-headers tree, as scripts/package/install-extmod-build lays it out: one
+/// tree, no .config, no top-level Kbuild or C sources, auto.conf with the `# Linux/<arch>` line.
+#[test]
+fn a_headers_package_tree_packs() {
+    let t = tempfile::tempdir().unwrap();
+    let k = in_tree(&t.path().join("linux-headers"), "Linux/x86");
+    for gone in [".config", "Kbuild", "kernel/fork.c", "arch/x86/kernel/setup.c"] {
+        fs::remove_file(k.join(gone)).unwrap();
+    }
+    put(
+        &k,
+        "include/config/auto.conf",
+        "#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86 6.12.0 Kernel Configuration\n#\nCONFIG_RUST=y\n",
+    );
+    let out = t.path().join("out");
+    pack::pack(&config(&k, &out, Content::Full)).unwrap();
+    let m = members(&out.join("kheaders.tar.xz"));
+    for want in [
+        "Makefile",
+        "Module.symvers",
+        "include/config/auto.conf",
+        "arch/x86/include/asm/page.h",
+        "scripts/basic/fixdep",
+        "scripts/basic/fixdep.c",
+        "GNUmakefile",
+    ] {
+        assert!(m.contains_key(want), "{want} missing");
+    }
+    assert!(!m.contains_key(".config"));
+    assert!(!m.keys().any(|k| k.starts_with("arch/arm64/")));
+}
+
 #[test]
 fn the_configured_arch_decides_not_the_host() {
     let t = tempfile::tempdir().unwrap();

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
 pub struct Tree {
-    /// The object tree (`O=`), where `.config` and the generated files are.
+    /// The object tree (`O=`), where `.config` and the generated files are; or a distribution's
+    /// headers tree, which is both.
     pub obj: PathBuf,
     /// The source tree; the same directory for in-tree builds.
     pub src: PathBuf,
@@ -27,20 +28,24 @@ impl Tree {
                 kdir.display()
             )
         })?;
-        let dotconfig = fs::read_to_string(obj.join(".config")).map_err(|_| {
-            format!(
-                "{} is not a configured kernel tree (no .config)",
-                obj.display()
-            )
-        })?;
         let missing = |what: &str| {
             format!(
                 "{} is configured but not built (no {what}): run make in it first",
                 obj.display()
             )
         };
-        let autoconf = fs::read_to_string(obj.join("include/config/auto.conf"))
-            .map_err(|_| missing("include/config/auto.conf"))?;
+        // A distribution's headers tree (scripts/package/install-extmod-build) has no .config,
+        // but auto.conf starts with the same `# Linux/<arch>` line.
+        let dotconfig = fs::read_to_string(obj.join(".config")).ok();
+        let autoconf = fs::read_to_string(obj.join("include/config/auto.conf")).map_err(|_| {
+            match dotconfig {
+                Some(_) => missing("include/config/auto.conf"),
+                None => format!(
+                    "{} is not a configured kernel tree (no .config)",
+                    obj.display()
+                ),
+            }
+        })?;
         let release = fs::read_to_string(obj.join("include/config/kernel.release"))
             .map_err(|_| missing("include/config/kernel.release"))?
             .trim()
@@ -52,11 +57,12 @@ impl Tree {
                 .map_err(|e| format!("{}/source: {e}", obj.display()))?,
             _ => obj.clone(),
         };
-        if !src.join("Makefile").is_file() || !src.join("Kbuild").is_file() {
+        // A headers tree has the Makefile and scripts/ but no Kbuild at the top.
+        if !src.join("Makefile").is_file() || !src.join("scripts/Kbuild.include").is_file() {
             return Err(format!("{} is not a kernel source tree", src.display()));
         }
 
-        let srcarch = srcarch_from_dotconfig(&dotconfig)
+        let srcarch = srcarch_from_dotconfig(dotconfig.as_deref().unwrap_or(&autoconf))
             .ok_or_else(|| format!("{}/.config has no `# Linux/<arch>` line", obj.display()))?;
         if !src.join("arch").join(&srcarch).join("Makefile").is_file() {
             return Err(format!(
