@@ -3,6 +3,7 @@
 #
 #   make [KDIR=<kernel build tree>] [LLVM=1] [ARCH=...] [CROSS_COMPILE=...]   build kheaders.ko
 #   make modules_install [INSTALL_MOD_PATH=...]                             install it
+#   make dkms-src                                                          DKMS source tree, crates vendored
 #   make test | test-7.3 | test-arm64 | demo | bench | test-kernel | clean
 #
 # KDIR defaults to the running kernel's /lib/modules/$(uname -r)/build. Before Kbuild runs,
@@ -13,6 +14,10 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 kdir := $(abspath $(KDIR))
 blob := $(CURDIR)/target/kheaders/kheaders.tar.xz
 CARGO ?= cargo
+RUSTC ?= rustc
+BINDGEN ?= bindgen
+# A source tree with the crates vendored (make dkms-src) builds offline, with the locked versions.
+CARGO_FLAGS ?= $(if $(wildcard $(CURDIR)/vendor),--offline --locked)
 
 # The tree's own settings decide the toolchain: a kernel built with clang needs LLVM=1.
 autoconf := $(kdir)/include/config/auto.conf
@@ -42,8 +47,11 @@ tree_arch = $(call srcarch,$(shell sed -n 's|^# Linux/\([^ ]*\) .*|\1|p' $(autoc
 # The source tree: O= build trees link to it; headers packages are one tree.
 srctree := $(if $(wildcard $(kdir)/source),$(realpath $(kdir)/source),$(kdir))
 bindgen_mk := $(CURDIR)/target/kheaders/bindgen.mk
+# The kernel crate's metadata only loads in the rustc that wrote it.
+rustc_want := $(shell sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$$/\1/p' $(autoconf) 2>/dev/null)
+rustc_have := $(shell $(RUSTC) --version 2>/dev/null)
 
-.PHONY: all modules modules_install clean check-kdir pack bindgen-rules test test-7.3 demo bench test-kernel test-arm64 print-llvm help
+.PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src test test-7.3 demo bench test-kernel test-arm64 print-llvm help
 
 # dkms appends CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-<major> those plain names
 # would be another clang: pass on the suffixed ones.
@@ -65,12 +73,15 @@ check-kdir:
 	@test -f "$(autoconf)" -a -f "$(kdir)/Module.symvers" || { echo "kheaders: error: $(kdir) was configured but not built (no include/config/auto.conf or Module.symvers): run make there first" >&2; exit 1; }
 	@grep -qx 'CONFIG_RUST=y' "$(autoconf)" || { echo "kheaders: error: the kernel in $(kdir) has no CONFIG_RUST=y: kheaders is a Rust module and needs a kernel built with Rust support" >&2; exit 1; }
 	@test -f "$(kdir)/rust/libkernel.rmeta" || { echo "kheaders: error: $(kdir) has CONFIG_RUST=y but no rust/libkernel.rmeta: build the kernel (make) before the module, or install the distribution's Rust files for it (Ubuntu: linux-lib-rust-<release>)" >&2; exit 1; }
+	@command -v $(CARGO) >/dev/null || { echo "kheaders: error: $(CARGO) not found: install Rust with rustup (for DKMS: as root, or cargo in /root/.cargo/bin)" >&2; exit 1; }
+	@command -v $(BINDGEN) >/dev/null || { echo "kheaders: error: $(BINDGEN) not found: cargo install --locked bindgen-cli (the kernel's Rust build needs it too)" >&2; exit 1; }
+	@$(if $(rustc_want),test "$(rustc_have)" = "$(rustc_want)" || { echo "kheaders: error: the kernel's Rust crates were built by $(rustc_want), but $(RUSTC) is $(or $(rustc_have),not found): a Rust module needs that exact version (rustup toolchain install <version>, then rustup default or override)" >&2; exit 1; })
 	@$(if $(ARCH),test "$(call srcarch,$(ARCH))" = "$(tree_arch)" || { echo "kheaders: error: ARCH=$(ARCH) but $(kdir) is configured for $(tree_arch)" >&2; exit 1; })
 
 # Cargo reruns build.rs when an input, a setting or the archive file itself changed.
 pack: check-kdir
 	@KHEADERS_KDIR=$(kdir) KHEADERS_OUT=$(blob) KHEADERS_OUT_ID="$$(stat -c '%i %Y' $(blob) 2>/dev/null)" \
-		$(CARGO) build --quiet --lib
+		$(CARGO) build --quiet --lib $(CARGO_FLAGS)
 	@if [ -f $(blob).packed ]; then cat $(blob).packed; rm -f $(blob).packed; fi
 
 # How this kernel derives bindgen's C flags from its C flags (see scripts/bindgen-rules), for the
@@ -78,6 +89,11 @@ pack: check-kdir
 bindgen-rules: check-kdir
 	@mkdir -p $(dir $(bindgen_mk))
 	@scripts/bindgen-rules $(srctree) >$(bindgen_mk).tmp && { cmp -s $(bindgen_mk).tmp $(bindgen_mk) && rm -f $(bindgen_mk).tmp || mv -f $(bindgen_mk).tmp $(bindgen_mk); }
+
+# The tree to copy to /usr/src/kheaders-<version> for DKMS: builds with no network (a kernel
+# upgrade is often offline), from the crates vendored here. See scripts/dkms-src.
+dkms-src:
+	@scripts/dkms-src
 
 clean:
 	-$(if $(wildcard $(kdir)/Makefile),$(MAKE) -C $(kdir) M=$(CURDIR) clean)

@@ -37,7 +37,7 @@ use blob_io::{SeekError, Whence};
 )]
 mod procfs {
     use kernel::{bindings::*, ffi};
-    include!("proc_bindings.rs");
+    include!("proc_bindings.rs"); // from src/bindings.h
 }
 
 /// The packed archive, written by `build.rs` (see `Makefile`).
@@ -75,6 +75,16 @@ macro_rules! modinfo {
     };
 }
 modinfo!(MODINFO_AUTHOR, "author=kheaders developers\0");
+// Upstream's kheaders.ko has no version: with one, dkms replaces it rather than calling the two
+// equal (Cargo.toml's version, written by build.rs).
+modinfo!(
+    MODINFO_VERSION,
+    concat!(
+        "version=",
+        include_str!("../target/kheaders/kheaders.tar.xz.version"),
+        "\0"
+    )
+);
 modinfo!(
     MODINFO_RELEASE,
     concat!(
@@ -280,6 +290,21 @@ static SYSFS_ATTR: BinAttr = BinAttr(core::cell::UnsafeCell::new(bindings::bin_a
     ..unsafe { core::mem::zeroed() }
 }));
 
+/// Whether /sys/kernel already has a file of our name.
+fn sysfs_taken() -> bool {
+    // SAFETY: `kernel_kobj` is the kernel's registered `/sys/kernel` kobject, so its `sd` is a
+    // live kernfs directory; `NAME` is NUL-terminated; a null namespace is the untagged one.
+    let kn = unsafe {
+        procfs::kernfs_find_and_get_ns((*bindings::kernel_kobj).sd, c_str_ptr(NAME), ptr::null())
+    };
+    if kn.is_null() {
+        return false;
+    }
+    // SAFETY: `kernfs_find_and_get_ns` returned a node with a reference taken for us.
+    unsafe { procfs::kernfs_put(kn) };
+    true
+}
+
 // ---- the module ------------------------------------------------------------------------------
 
 struct KHeaders {
@@ -307,7 +332,11 @@ impl kernel::Module for KHeaders {
             unsafe { procfs::proc_set_size(pde, blob_size()) };
             this.proc_entry = AtomicPtr::new(pde);
         }
-        if PARAM_SYSFS.load(Ordering::Relaxed) {
+        if PARAM_SYSFS.load(Ordering::Relaxed) && sysfs_taken() {
+            // A kernel with CONFIG_IKHEADERS=y serves it already: keep that one, and look first,
+            // since creating a duplicate logs a warning with a stack dump (sysfs_warn_dup).
+            pr_info!("/sys/kernel/kheaders.tar.xz is the kernel's own (CONFIG_IKHEADERS=y): serving /proc only\n");
+        } else if PARAM_SYSFS.load(Ordering::Relaxed) {
             let attr = SYSFS_ATTR.0.get();
             // SAFETY: the attribute is not registered yet, so nobody else reads it; `kernel_kobj`
             // is the kernel's `/sys/kernel` kobject, valid while the kernel runs.
@@ -317,10 +346,6 @@ impl kernel::Module for KHeaders {
             };
             match ret {
                 0 => this.sysfs = true,
-                // The kernel has its own (built-in CONFIG_IKHEADERS): keep it.
-                r if r == EEXIST.to_errno() => {
-                    pr_info!("/sys/kernel/kheaders.tar.xz exists already: serving /proc only\n")
-                }
                 r => {
                     pr_err!("cannot create /sys/kernel/kheaders.tar.xz: error {}\n", r);
                     return Err(Error::from_errno(r)); // `this` drops: /proc entry removed

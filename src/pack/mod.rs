@@ -81,6 +81,11 @@ pub fn cargo_main() -> Result<(), String> {
         llvm: env("LLVM").unwrap_or_default(),
     };
     let s = pack(&cfg)?;
+    // The module's modinfo `version` (dkms compares it with an installed module of our name).
+    write_if_changed(
+        &with_suffix(&cfg.out, ".version"),
+        env!("CARGO_PKG_VERSION").as_bytes(),
+    )?;
     for w in &s.watch {
         println!("cargo:rerun-if-changed={}", w.display());
     }
