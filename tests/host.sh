@@ -16,6 +16,7 @@ refuses() { # expected-message make-args...
     local before; before=$(sha256sum $blob kheaders.ko)
     if make "$@" >"$tmp/out" 2>&1; then fail "make $* succeeded"; fi
     grep -q "kheaders: error: .*$want" "$tmp/out" || { cat "$tmp/out" >&2; fail "no message matching '$want'"; }
+    [ "$(grep -c 'kheaders: error:' "$tmp/out")" = 1 ] || { cat "$tmp/out" >&2; fail "more than one error line"; }
     [ "$(sha256sum $blob kheaders.ko)" = "$before" ] || fail "outputs changed"
 }
 missing_kdir_is_refused() { refuses "does not exist" KDIR=/nonexistent/kernel; }
@@ -30,6 +31,15 @@ kernel_without_rust_is_refused() {
     sed '/CONFIG_RUST/d' "$KDIR/include/config/auto.conf" >"$t/include/config/auto.conf"
     touch "$t/Module.symvers"
     refuses "no CONFIG_RUST=y" KDIR="$t"
+}
+missing_cargo_is_refused() { refuses "/nonexistent/cargo not found" KDIR="$KDIR" CARGO=/nonexistent/cargo; }
+rustc_of_another_version_is_refused() {
+    printf '#!/bin/sh\necho "rustc 1.0.0 (00000000 2015-05-15)"\n' >"$tmp/rustc"; chmod +x "$tmp/rustc"
+    refuses "built by rustc .*, but $tmp/rustc is rustc 1.0.0" KDIR="$KDIR" RUSTC="$tmp/rustc"
+}
+# ARCH spelled as the user's machine says it (x86_64), not as the tree's SRCARCH (x86).
+arch_x86_64_is_accepted() {
+    make KDIR="$KDIR" ARCH=x86_64 >"$tmp/arch" 2>&1 || { tail "$tmp/arch" >&2; fail "make ARCH=x86_64 failed"; }
 }
 wrong_arch_is_refused() { refuses "ARCH=arm64 but .* is configured for x86" KDIR="$KDIR" ARCH=arm64; }
 
@@ -105,7 +115,10 @@ run unconfigured_kdir_is_refused
 run unbuilt_kdir_is_refused
 run kernel_without_rust_is_refused
 run kernel_without_rust_metadata_is_refused
+run missing_cargo_is_refused
+run rustc_of_another_version_is_refused
 run wrong_arch_is_refused
+run arch_x86_64_is_accepted
 run noop_rebuild_touches_nothing
 run modinfo_describes_the_module
 run archive_is_a_superset_of_upstreams
