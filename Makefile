@@ -75,7 +75,7 @@ check-kdir:
 	@test -f "$(kdir)/rust/libkernel.rmeta" || { echo "kheaders: error: $(kdir) has CONFIG_RUST=y but no rust/libkernel.rmeta: build the kernel (make) before the module, or install the distribution's Rust files for it (Ubuntu: linux-lib-rust-<release>)" >&2; exit 1; }
 	@command -v $(CARGO) >/dev/null || { echo "kheaders: error: $(CARGO) not found: install Rust with rustup (for DKMS: as root, or cargo in /root/.cargo/bin)" >&2; exit 1; }
 	@command -v $(BINDGEN) >/dev/null || { echo "kheaders: error: $(BINDGEN) not found: cargo install --locked bindgen-cli (the kernel's Rust build needs it too)" >&2; exit 1; }
-	@$(if $(rustc_want),test "$(rustc_have)" = "$(rustc_want)" || { echo "kheaders: error: the kernel's Rust crates were built by $(rustc_want), but $(RUSTC) is $(or $(rustc_have),not found): a Rust module needs that exact version (rustup toolchain install <version>, then rustup default or override)" >&2; exit 1; })
+	@test -z "$(rustc_want)" -o "$(rustc_have)" = "$(rustc_want)" || { echo "kheaders: error: the kernel's Rust crates were built by $(rustc_want), but $(RUSTC) is $(or $(rustc_have),not found): a Rust module needs that exact version (rustup toolchain install <version>, then rustup default or override)" >&2; exit 1; }
 	@$(if $(ARCH),test "$(call srcarch,$(ARCH))" = "$(tree_arch)" || { echo "kheaders: error: ARCH=$(ARCH) but $(kdir) is configured for $(tree_arch)" >&2; exit 1; })
 
 # Cargo reruns build.rs when an input, a setting or the archive file itself changed.
