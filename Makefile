@@ -48,7 +48,7 @@ tree_arch = $(call srcarch,$(shell sed -n 's|^# Linux/\([^ ]*\) .*|\1|p' $(autoc
 srctree := $(if $(wildcard $(kdir)/source),$(realpath $(kdir)/source),$(kdir))
 bindgen_mk := $(CURDIR)/target/kheaders/bindgen.mk
 # The kernel crate's metadata only loads in the rustc that wrote it.
-rustc_want := $(shell sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$$/\1/p' $(autoconf) 2>/dev/null)
+rustc_want := $(shell sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $(autoconf) 2>/dev/null)
 rustc_have := $(shell $(RUSTC) --version 2>/dev/null)
 
 .PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src test test-7.3 demo bench test-kernel test-arm64 print-llvm help

@@ -273,7 +273,12 @@ fn object_tree_and_source_tree_both_count() {
 fn a_headers_package_tree_packs() {
     let t = tempfile::tempdir().unwrap();
     let k = in_tree(&t.path().join("linux-headers"), "Linux/x86");
-    for gone in [".config", "Kbuild", "kernel/fork.c", "arch/x86/kernel/setup.c"] {
+    for gone in [
+        ".config",
+        "Kbuild",
+        "kernel/fork.c",
+        "arch/x86/kernel/setup.c",
+    ] {
         fs::remove_file(k.join(gone)).unwrap();
     }
     put(

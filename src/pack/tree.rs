@@ -37,15 +37,16 @@ impl Tree {
         // A distribution's headers tree (scripts/package/install-extmod-build) has no .config,
         // but auto.conf starts with the same `# Linux/<arch>` line.
         let dotconfig = fs::read_to_string(obj.join(".config")).ok();
-        let autoconf = fs::read_to_string(obj.join("include/config/auto.conf")).map_err(|_| {
-            match dotconfig {
-                Some(_) => missing("include/config/auto.conf"),
-                None => format!(
-                    "{} is not a configured kernel tree (no .config)",
-                    obj.display()
-                ),
-            }
-        })?;
+        let autoconf =
+            fs::read_to_string(obj.join("include/config/auto.conf")).map_err(
+                |_| match dotconfig {
+                    Some(_) => missing("include/config/auto.conf"),
+                    None => format!(
+                        "{} is not a configured kernel tree (no .config)",
+                        obj.display()
+                    ),
+                },
+            )?;
         let release = fs::read_to_string(obj.join("include/config/kernel.release"))
             .map_err(|_| missing("include/config/kernel.release"))?
             .trim()
