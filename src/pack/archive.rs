@@ -3,8 +3,8 @@
 //! (0755 for directories), one mtime for all, no `./` prefix; compressed with xz. Nothing of the
 //! build machine (paths, umask, users, time, directory order) reaches the output.
 
-use super::select::{Data, Entry};
-use super::{minify, Config};
+use super::{minify, Config, Data, Entry};
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Write};
@@ -23,7 +23,7 @@ const DICT: u32 = 16 << 20;
 const BLOCK: u64 = 32 << 20;
 
 /// Returns the `.tar.xz` bytes and the size of the tar.
-pub fn write(entries: &[Entry], cfg: &Config) -> Result<(Vec<u8>, u64), String> {
+pub fn write(entries: &BTreeMap<String, Entry>, cfg: &Config) -> Result<(Vec<u8>, u64), String> {
     let tmp = super::with_suffix(&cfg.out, &format!(".strip{}", std::process::id()));
     if let Some(dir) = cfg.out.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -37,14 +37,14 @@ fn io_err(name: &str) -> impl Fn(io::Error) -> String + '_ {
     move |e| format!("{name}: {e}")
 }
 
-fn tar(entries: &[Entry], mtime: u64, tmp: &Path) -> Result<Vec<u8>, String> {
+fn tar(entries: &BTreeMap<String, Entry>, mtime: u64, tmp: &Path) -> Result<Vec<u8>, String> {
     // Every directory gets an entry of its own (mode 0755), before what is in it.
     let dirs: BTreeSet<&str> = entries
-        .iter()
-        .flat_map(|e| e.name.match_indices('/').map(|(i, _)| &e.name[..i]))
+        .keys()
+        .flat_map(|n| n.match_indices('/').map(|(i, _)| &n[..i]))
         .collect();
     let mut names: Vec<(&str, Option<&Entry>)> = dirs.into_iter().map(|d| (d, None)).collect();
-    names.extend(entries.iter().map(|e| (e.name.as_str(), Some(e))));
+    names.extend(entries.iter().map(|(n, e)| (n.as_str(), Some(e))));
     names.sort_by(|a, b| a.0.cmp(b.0));
 
     let mut b = tar::Builder::new(Vec::new());

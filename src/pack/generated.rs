@@ -3,10 +3,10 @@
 //! for people), `GNUmakefile` (the same for make: the kernel's compiler by default, a warning
 //! for another one, host programs rebuilt when they cannot run) and the rebuild script.
 
-use super::select::{Data, Entry};
-use super::{Config, Tree};
+use super::{Config, Data, Entry, Tree};
 
-pub fn files(tree: &Tree, cfg: &Config) -> Vec<Entry> {
+/// The files, by name in the archive.
+pub fn files(tree: &Tree, cfg: &Config) -> [(String, Entry); 3] {
     let cc = tree.value("CONFIG_CC_VERSION_TEXT");
     let rustc = if cfg.rust {
         tree.value("CONFIG_RUSTC_VERSION_TEXT")
@@ -43,12 +43,11 @@ pub fn files(tree: &Tree, cfg: &Config) -> Vec<Entry> {
         tree.value("CONFIG_RUSTC_VERSION_TEXT"),
         if rustc.is_empty() { "no" } else { "yes" },
     );
-    let file = |name: &str, mode, bytes: String| Entry {
-        name: name.into(),
-        mode,
-        data: Data::Generated(bytes.into_bytes()),
+    let file = |name: &str, mode, bytes: String| {
+        let data = Data::Generated(bytes.into_bytes());
+        (name.to_string(), Entry { data, mode })
     };
-    vec![
+    [
         file("GNUmakefile", 0o644, makefile),
         file("kheaders.txt", 0o644, info),
         file(

@@ -3,7 +3,8 @@
 //! deterministic `.tar.xz` (see README, "What is in the archive").
 //!
 //! - [`tree`] reads the kernel tree: where source and object trees are, its ARCH, its config.
-//! - [`select`] decides which files go in, and adds the files kheaders writes itself.
+//! - [`select`] decides which files of the tree go in.
+//! - [`generated`] writes the files kheaders adds itself (`GNUmakefile`, `kheaders.txt`, ...).
 //! - [`archive`] writes the tar (sorted, owner 0, normalised modes, one mtime) and xz.
 //! - [`minify`] strips comments and blanks from headers, keeping every line.
 //!
@@ -13,15 +14,46 @@ mod archive;
 mod generated;
 mod minify;
 mod select;
-mod sha256;
 mod tree;
 
+use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use select::Content;
 pub use tree::Tree;
+
+/// What the archive carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// Upstream's set: headers only.
+    Headers,
+    /// Headers plus what an external-module build needs.
+    Full,
+}
+
+/// One archive member (its name, the path in the archive, is the key it is stored under).
+#[derive(Debug)]
+pub struct Entry {
+    pub data: Data,
+    /// 0o644 or 0o755 for files.
+    pub mode: u32,
+}
+
+#[derive(Debug)]
+pub enum Data {
+    /// A file of one of the trees; `minify` for C headers.
+    File {
+        path: PathBuf,
+        minify: bool,
+        size: u64,
+        mtime_ns: u128,
+    },
+    /// A symbolic link that stays inside the tree.
+    Link(String),
+    /// A file kheaders writes itself.
+    Generated(Vec<u8>),
+}
 
 /// What to pack and how; everything that decides the archive's bytes.
 #[derive(Debug, Clone)]
@@ -166,7 +198,11 @@ pub const DEFAULT_MTIME: u64 = 1_556_236_800;
 /// not even packed when no input changed since the last pack (same files, sizes, mtimes).
 pub fn pack(cfg: &Config) -> Result<Summary, String> {
     let tree = Tree::open(&cfg.kdir)?;
-    let sel = select::select(&tree, cfg)?;
+    let mut sel = select::select(&tree, cfg)?;
+    if cfg.content == Content::Full {
+        // Ours replace any file of the tree of the same name.
+        sel.entries.extend(generated::files(&tree, cfg));
+    }
     let release_path = with_suffix(&cfg.out, ".release");
     let sha_path = with_suffix(&cfg.out, ".sha256");
     let stamp_path = with_suffix(&cfg.out, ".inputs");
@@ -196,12 +232,20 @@ pub fn pack(cfg: &Config) -> Result<Summary, String> {
     let (xz, tar_bytes) = archive::write(&sel.entries, cfg)?;
     summary.tar_bytes = tar_bytes;
     summary.xz_bytes = xz.len() as u64;
-    let sha = sha256::hex(&xz);
+    let sha = sha256_hex(&xz);
     summary.rewritten |= write_if_changed(&cfg.out, &xz)?;
     summary.rewritten |= write_if_changed(&sha_path, sha.as_bytes())?;
     summary.rewritten |= write_if_changed(&release_path, tree.release.as_bytes())?;
     write_if_changed(&stamp_path, stamp.as_bytes())?;
     Ok(summary)
+}
+
+/// The SHA-256 of `data`, as 64 lowercase hex digits.
+fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub(crate) fn with_suffix(p: &Path, suffix: &str) -> PathBuf {

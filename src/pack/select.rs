@@ -8,51 +8,18 @@
 //! the top Makefile, `arch/$SRCARCH/Makefile*`, the Kbuild makefiles and helpers in `scripts/`,
 //! `.config`, `auto.conf`, `Module.symvers`, the generated headers, and the host programs
 //! (fixdep, modpost, ...) with their sources, so that a target of another architecture rebuilds
-//! them (see `GNUmakefile` below). Nothing outside the two trees: symlinks are stored as links
+//! them (with the `GNUmakefile` that `generated` adds). Nothing outside the two trees: symlinks are stored as links
 //! when they stay inside, and left out (with a warning) when they point out.
 
-use super::{Config, Tree};
+use super::{Config, Content, Data, Entry, Tree};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-/// What the archive carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Content {
-    /// Upstream's set: headers only.
-    Headers,
-    /// Headers plus what an external-module build needs.
-    Full,
-}
-
-/// One archive member.
-#[derive(Debug)]
-pub struct Entry {
-    /// Path in the archive, relative, without a leading `./`.
-    pub name: String,
-    pub data: Data,
-    /// 0o644 or 0o755 for files.
-    pub mode: u32,
-}
-
-#[derive(Debug)]
-pub enum Data {
-    /// A file of one of the trees; `minify` for C headers.
-    File {
-        path: PathBuf,
-        minify: bool,
-        size: u64,
-        mtime_ns: u128,
-    },
-    /// A symbolic link that stays inside the tree.
-    Link(String),
-    /// A file kheaders writes itself.
-    Generated(Vec<u8>),
-}
-
 pub struct Selection {
-    /// Sorted by name, no duplicates.
-    pub entries: Vec<Entry>,
+    /// By name: the path in the archive, relative, without a leading `./`.
+    pub entries: BTreeMap<String, Entry>,
     /// Directories and files whose change means a new pack.
     pub watch: Vec<PathBuf>,
     pub warnings: Vec<String>,
@@ -62,7 +29,7 @@ impl Selection {
     /// Everything about the inputs that can change the archive, for the no-op check.
     pub fn fingerprint(&self) -> String {
         let mut s = String::new();
-        for e in &self.entries {
+        for (name, e) in &self.entries {
             let what = match &e.data {
                 Data::File {
                     size,
@@ -71,11 +38,11 @@ impl Selection {
                     ..
                 } => format!("{size} {mtime_ns} {minify}"),
                 Data::Link(t) => format!("-> {t}"),
-                Data::Generated(b) => super::sha256::hex(b),
+                Data::Generated(b) => super::sha256_hex(b),
             };
-            s.push_str(&format!("{} {:o} {what}\n", e.name, e.mode));
+            s.push_str(&format!("{name} {:o} {what}\n", e.mode));
         }
-        super::sha256::hex(s.as_bytes())
+        super::sha256_hex(s.as_bytes())
     }
 }
 
@@ -159,7 +126,7 @@ fn rules(tree: &Tree, cfg: &Config) -> Vec<Rule> {
         rule(Both, "include", Under(is_header)),
         rule(Both, format!("arch/{a}/include"), Under(is_header)),
     ];
-    if cfg.content == super::Content::Headers {
+    if cfg.content == Content::Headers {
         return r;
     }
     r.extend([
@@ -224,7 +191,7 @@ fn rules(tree: &Tree, cfg: &Config) -> Vec<Rule> {
 }
 
 pub fn select(tree: &Tree, cfg: &Config) -> Result<Selection, String> {
-    let mut entries = std::collections::BTreeMap::new();
+    let mut entries = BTreeMap::new();
     let mut watch = Vec::new();
     let mut warnings = Vec::new();
     watch.push(tree.obj.join(".config"));
@@ -250,21 +217,16 @@ pub fn select(tree: &Tree, cfg: &Config) -> Result<Selection, String> {
             }
             for name in found {
                 match entry(root, &name, cfg)? {
-                    Ok(e) => {
+                    Found::Take(e) => {
                         entries.insert(name, e);
                     }
-                    Err(w) => warnings.push(w),
+                    Found::LeaveOut(w) => warnings.push(w),
                 }
             }
         }
     }
-    if cfg.content == Content::Full {
-        for e in super::generated::files(tree, cfg) {
-            entries.insert(e.name.clone(), e);
-        }
-    }
     Ok(Selection {
-        entries: entries.into_values().collect(),
+        entries,
         watch,
         warnings,
     })
@@ -299,8 +261,15 @@ fn list(
     Ok(())
 }
 
+/// What to do with a file a rule found.
+enum Found {
+    Take(Entry),
+    /// Left out, with a warning that says why.
+    LeaveOut(String),
+}
+
 /// The archive entry for `root/name`, or a warning when it must stay out.
-fn entry(root: &Path, name: &str, cfg: &Config) -> Result<Result<Entry, String>, String> {
+fn entry(root: &Path, name: &str, cfg: &Config) -> Result<Found, String> {
     let path = root.join(name);
     let meta = fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     if meta.file_type().is_symlink() {
@@ -309,12 +278,11 @@ fn entry(root: &Path, name: &str, cfg: &Config) -> Result<Result<Entry, String>,
             .parent()
             .is_some_and(|dir| stays_inside(dir, &target));
         return Ok(match (inside, target.to_str()) {
-            (true, Some(t)) => Ok(Entry {
-                name: name.into(),
+            (true, Some(t)) => Found::Take(Entry {
                 data: Data::Link(t.into()),
                 mode: 0o777,
             }),
-            _ => Err(format!(
+            _ => Found::LeaveOut(format!(
                 "left out {}: a link to {}, outside the tree",
                 path.display(),
                 target.display()
@@ -322,7 +290,7 @@ fn entry(root: &Path, name: &str, cfg: &Config) -> Result<Result<Entry, String>,
         });
     }
     if !meta.is_file() {
-        return Ok(Err(format!(
+        return Ok(Found::LeaveOut(format!(
             "left out {}: not a regular file",
             path.display()
         )));
@@ -333,8 +301,7 @@ fn entry(root: &Path, name: &str, cfg: &Config) -> Result<Result<Entry, String>,
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
-    Ok(Ok(Entry {
-        name: name.into(),
+    Ok(Found::Take(Entry {
         mode: if meta.permissions().mode() & 0o111 != 0 {
             0o755
         } else {
