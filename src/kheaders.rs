@@ -60,10 +60,13 @@ module! {
 
 /// `name=value\0` records in `.modinfo`, shown by `modinfo` (the `module!` macro of 6.12 has
 /// no field for these). The strings come from files `build.rs` writes next to the archive.
+/// `used(compiler)`, as `module!` has it: plain `used` marks the section SHF_GNU_RETAIN, and GNU
+/// ld (GCC-built kernels) then keeps it apart from `module!`'s and modpost's `.modinfo`, of which
+/// the kernel reads only the first (no license, no vermagic: the module would not load).
 macro_rules! modinfo {
     ($id:ident, $text:expr) => {
         #[link_section = ".modinfo"]
-        #[used]
+        #[used(compiler)]
         static $id: [u8; $text.len()] = {
             let (src, mut out, mut i) = ($text.as_bytes(), [0u8; $text.len()], 0);
             while i < src.len() {
@@ -118,7 +121,7 @@ macro_rules! bool_param {
     ($name:literal, $flag:ident, $desc:literal) => {
         const _: () = {
             #[link_section = "__param"]
-            #[used]
+            #[used(compiler)]
             static PARAM: Param = Param(bindings::kernel_param {
                 name: c_str_ptr(concat!($name, "\0").as_bytes()),
                 // The address of this module's `struct module` (defined by modpost's `.mod.c`)

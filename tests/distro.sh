@@ -40,6 +40,17 @@ bindgen_copy_covers_the_trees_rules() {
         || fail "the headers package build did not use the copy"
 }
 
+# GNU ld keeps .modinfo sections of different flags apart; the kernel reads only the first.
+module_has_one_modinfo_section_with_gnu_ld() {
+    local ko
+    for ko in "$here/target/variant-distro/kheaders.ko" "$here/target/variant-distro-headers/kheaders.ko"; do
+        [ "$(readelf -SW "$ko" | grep -c ' \.modinfo ')" = 1 ] || fail "$ko: $(readelf -SW "$ko" | grep -c ' \.modinfo ') .modinfo sections"
+        [ "$(modinfo -F license "$ko")" = GPL ] && [ -n "$(modinfo -F vermagic "$ko")" ] && [ -n "$(modinfo -F version "$ko")" ] \
+            || fail "$ko: modinfo lacks license, vermagic or version"
+    done
+}
+
 run the_kernel_is_gcc_built_with_gcc_only_flags
+run module_has_one_modinfo_section_with_gnu_ld
 run the_headers_tree_is_a_headers_package
 run bindgen_copy_covers_the_trees_rules

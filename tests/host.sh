@@ -55,6 +55,12 @@ modinfo_describes_the_module() {
     want kernel_release "$(cat "$KDIR/include/config/kernel.release")"
     want archive_sha256 "$(sha256sum $blob | cut -d' ' -f1)"
     modinfo -F description kheaders.ko | grep -q /proc/kheaders.tar.xz || fail "no description"
+    one_modinfo_section kheaders.ko
+}
+# The kernel reads the first .modinfo section only: all records must be in one.
+one_modinfo_section() {
+    [ "$(readelf -SW "$1" | grep -c ' \.modinfo ')" = 1 ] || fail "$1: $(readelf -SW "$1" | grep -c ' \.modinfo ') .modinfo sections"
+    [ -n "$(modinfo -F vermagic "$1")" ] && [ -n "$(modinfo -F version "$1")" ] || fail "$1: modinfo lacks vermagic or version"
 }
 
 archive_is_a_superset_of_upstreams() {
