@@ -554,3 +554,439 @@ fn host_programs_go_in_stripped() {
         data.len()
     );
 }
+
+/// Runs `f` without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH in this thread (capabilities are
+/// per thread), so that a mode-000 file is unreadable even when the tests run as root.
+fn without_dac_override<T>(f: impl FnOnce() -> T) -> T {
+    use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
+    let saved = capabilities(None).unwrap();
+    let mut less = saved;
+    less.effective -= CapabilitySet::DAC_OVERRIDE | CapabilitySet::DAC_READ_SEARCH;
+    set_capabilities(None, less).unwrap();
+    let result = f();
+    set_capabilities(None, saved).unwrap();
+    result
+}
+
+/// How the packer must answer a bad input.
+#[derive(Debug)]
+enum Answer {
+    /// One line of error, containing this.
+    Error(&'static str),
+    /// The file left out, with a warning containing this.
+    Warning(&'static str),
+}
+
+fn chmod(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A header the last pack did not see, in the tree in `t/linux`: the next pack reads the files.
+fn new_header(t: &Path) {
+    put(t, "linux/include/linux/new.h", "#define NEW 1\n");
+}
+
+/// What, before the pack, after the choice of files and before they are read, answer.
+type BadInput = (&'static str, fn(&Path), fn(&Path), Answer);
+
+#[test]
+fn bad_inputs_give_one_clear_message_and_keep_the_outputs() {
+    use std::os::unix::ffi::OsStrExt;
+    use Answer::*;
+    // Each gets a fresh tree in `linux` beside the packer's `out` (arguments: their parent).
+    let table: [BadInput; 9] = [
+        (
+            "an unreadable file",
+            |t| {
+                new_header(t);
+                chmod(&t.join("linux/include/linux/new.h"), 0);
+            },
+            |_| {},
+            Error("new.h: Permission denied"),
+        ),
+        (
+            "a file that vanishes while it is packed",
+            new_header,
+            |t| fs::remove_file(t.join("linux/include/linux/new.h")).unwrap(),
+            Error("new.h: gone: the tree changed while it was being packed"),
+        ),
+        (
+            "a file that changes size while it is packed",
+            new_header,
+            |t| put(t, "linux/include/linux/new.h", "#define NEW 22\n"),
+            Error("new.h: changed: the tree changed while it was being packed"),
+        ),
+        (
+            "a symlink loop",
+            |t| {
+                symlink("loop.h", t.join("linux/include/linux/loop.h")).unwrap();
+                symlink("b.h", t.join("linux/include/linux/a.h")).unwrap();
+                symlink("a.h", t.join("linux/include/linux/b.h")).unwrap();
+            },
+            |_| {},
+            Warning("loop.h: a link to loop.h, a loop of links"),
+        ),
+        (
+            "a symlinked directory under a rule's path, pointing outside the tree",
+            |t| {
+                put(t, "outside/evil.h", "#define SECRET 1\n");
+                symlink(t.join("outside"), t.join("linux/include/linux/evil")).unwrap();
+                symlink("../../outside", t.join("linux/scripts/include")).unwrap();
+            },
+            |_| {},
+            Warning("scripts/include: a link to ../../outside, outside the tree"),
+        ),
+        (
+            "a file name that is not UTF-8",
+            |t| {
+                let name = t.join(std::ffi::OsStr::from_bytes(b"linux/include/linux/\xff.h"));
+                fs::write(name, "#define WRONG 1\n").unwrap();
+            },
+            |_| {},
+            Warning("include/linux/\u{fffd}.h: the name is not UTF-8"),
+        ),
+        (
+            "a huge file",
+            |t| {
+                let f = fs::File::create(t.join("linux/include/linux/huge.h")).unwrap();
+                f.set_len(1 << 40).unwrap(); // a sparse terabyte
+            },
+            |_| {},
+            Error("huge.h: 1099511627776 bytes, more than kheaders takes from one file"),
+        ),
+        (
+            // Mounting a small full tmpfs needs privileges a test should not use: the archive's
+            // companion .sha256 is written to /dev/full instead, after the archive itself.
+            "an output directory on a full file system",
+            |t| {
+                new_header(t);
+                let tmp = format!("out/kheaders.tar.xz.sha256.tmp{}", std::process::id());
+                symlink("/dev/full", t.join(tmp)).unwrap();
+            },
+            |_| {},
+            Error("kheaders.tar.xz.sha256: No space left on device"),
+        ),
+        (
+            "KDIR replaced halfway",
+            new_header,
+            |t| {
+                fs::rename(t.join("linux"), t.join("linux.old")).unwrap();
+                in_tree(&t.join("linux"), "Linux/x86");
+            },
+            Error("linux was replaced while it was being packed"),
+        ),
+    ];
+    for (what, before, during, answer) in table {
+        let t = tempfile::tempdir().unwrap();
+        let kdir = in_tree(&t.path().join("linux"), "Linux/x86");
+        let c = config(&kdir, &t.path().join("out"), Content::Full);
+        pack::pack(&c).unwrap();
+        let outputs = || {
+            let out = c.out.display();
+            ["", ".sha256", ".release"].map(|s| fs::read(format!("{out}{s}")).unwrap())
+        };
+        let previous = outputs();
+        before(t.path());
+        let result = without_dac_override(|| pack::pack_with_hook(&c, || during(t.path())));
+        match (&answer, &result) {
+            (Error(want), Err(e)) => assert!(
+                e.contains(want) && e.lines().count() == 1,
+                "{what}: {e:?} should say {want:?}"
+            ),
+            (Warning(want), Ok(s)) => assert!(
+                s.warnings.iter().any(|w| w.contains(want)),
+                "{what}: {:?} should say {want:?}",
+                s.warnings
+            ),
+            _ => panic!("{what}: {result:?}, not {answer:?}"),
+        }
+        assert!(outputs() == previous, "{what}: the outputs changed");
+        // The archive, .sha256, .release and .inputs: no temporary file left behind.
+        let files = fs::read_dir(c.out.parent().unwrap()).unwrap().count();
+        assert_eq!(files, 4, "{what}: files left behind");
+    }
+}
+
+/// Every path a rule reads (x86, every option on), and names each kind of rule picks in a directory.
+const RULE_DIRS: &[&str] = &[
+    "include",
+    "include/generated",
+    "arch/x86",
+    "arch/x86/include",
+    "arch/x86/include/generated",
+    "scripts",
+    "scripts/basic",
+    "scripts/include",
+    "scripts/mod",
+    "scripts/genksyms",
+    "scripts/gendwarfksyms",
+    "scripts/gcc-plugins",
+    "rust",
+];
+const RULE_FILES: &[&str] = &[
+    "Makefile",
+    "Module.symvers",
+    "scripts/sign-file.c",
+    "scripts/sign-file",
+    "scripts/recordmcount.c",
+    "scripts/recordmcount.h",
+    "scripts/recordmcount.pl",
+    "scripts/recordmcount",
+    "tools/objtool/objtool",
+    "tools/bpf/resolve_btfids/resolve_btfids",
+    "scripts/target.json",
+];
+const PICKED: &[&str] = &[
+    "evil.h",
+    "Makefile.evil",
+    "evil.c",
+    "libevil.so",
+    "evil.rmeta",
+];
+
+#[test]
+fn no_link_leads_out_of_the_tree() {
+    let t = tempfile::tempdir().unwrap();
+    let outside = t.path().join("outside");
+    for name in PICKED
+        .iter()
+        .chain(&["secret", "Makefile", "Kbuild.include"])
+    {
+        put(&outside, name, "SECRET\n");
+    }
+    // Links to outside in place of every file a rule takes, and in every directory a rule lists
+    // (absolute and relative, to files and to a directory); then the directories themselves
+    // replaced by links: the deepest ones, then all (rules then meet links on the way).
+    let rule_dir_links = |kdir: &Path, deepest_only: bool| {
+        let mut dirs = RULE_DIRS.to_vec();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));
+        let mut planted: Vec<String> = Vec::new();
+        for d in dirs {
+            // (include/ holds the configuration: a link on the way to it is refused, below.)
+            let parent = RULE_DIRS.iter().any(|o| o.starts_with(&format!("{d}/")));
+            if d == "include" || (deepest_only && parent) {
+                continue;
+            }
+            let _ = fs::remove_dir_all(kdir.join(d));
+            fs::create_dir_all(kdir.join(d).parent().unwrap()).unwrap();
+            symlink(&outside, kdir.join(d)).unwrap();
+            planted.retain(|p| !p.starts_with(&format!("{d}/")));
+            planted.push(format!("{d}:"));
+        }
+        planted
+    };
+    let links_in_rule_dirs = |kdir: &Path| {
+        let mut planted = Vec::new();
+        for f in RULE_FILES {
+            let _ = fs::remove_file(kdir.join(f));
+            fs::create_dir_all(kdir.join(f).parent().unwrap()).unwrap();
+            let up = "../".repeat(f.matches('/').count() + 1);
+            symlink(format!("{up}outside/secret"), kdir.join(f)).unwrap();
+            planted.push(format!("{f}:"));
+        }
+        for d in RULE_DIRS {
+            fs::create_dir_all(kdir.join(d)).unwrap();
+            let up = "../".repeat(d.matches('/').count() + 2);
+            for name in PICKED {
+                symlink(outside.join(name), kdir.join(d).join(name)).unwrap();
+                let rel = name.replace("evil", "evil2");
+                symlink(format!("{up}outside/{name}"), kdir.join(d).join(rel)).unwrap();
+            }
+            symlink(&outside, kdir.join(d).join("evil.d")).unwrap();
+            planted.push(format!("{d}/")); // some of the links planted there
+        }
+        planted
+    };
+    // Each case turns genksyms or gendwarfksyms on (not both can be): no rule reads the other.
+    type Plant<'a> = &'a dyn Fn(&Path) -> Vec<String>;
+    let cases: [(&str, Plant, &str); 4] = [
+        (
+            "links in rule dirs",
+            &links_in_rule_dirs,
+            "CONFIG_MODVERSIONS",
+        ),
+        (
+            "links in rule dirs",
+            &links_in_rule_dirs,
+            "CONFIG_GENDWARFKSYMS",
+        ),
+        (
+            "deepest rule dirs links",
+            &|k| rule_dir_links(k, true),
+            "CONFIG_MODVERSIONS",
+        ),
+        (
+            "all rule dirs links",
+            &|k| rule_dir_links(k, false),
+            "CONFIG_MODVERSIONS",
+        ),
+    ];
+    for (n, (case, plant, versions)) in cases.into_iter().enumerate() {
+        let off = match versions {
+            "CONFIG_MODVERSIONS" => "scripts/gendwarfksyms",
+            _ => "scripts/genksyms",
+        };
+        let kdir = in_tree(&t.path().join(format!("linux{n}")), "Linux/x86");
+        let on = "CONFIG_MODULE_SIG CONFIG_FTRACE_MCOUNT_USE_RECORDMCOUNT CONFIG_OBJTOOL \
+                  CONFIG_DEBUG_INFO_BTF_MODULES CONFIG_GCC_PLUGINS CONFIG_RUST";
+        let conf: String = on
+            .split_whitespace()
+            .chain([versions])
+            .map(|c| format!("{c}=y\n"))
+            .collect();
+        put(&kdir, "include/config/auto.conf", &conf);
+        let planted = plant(&kdir);
+        let mut c = config(&kdir, &t.path().join(format!("out{n}")), Content::Full);
+        c.rust = true;
+        let s = pack::pack(&c).unwrap_or_else(|e| panic!("{case}: {e}"));
+        for (name, v) in members(&c.out) {
+            assert!(
+                !v.3.windows(6).any(|w| w == b"SECRET"),
+                "{case}: {name} is from outside"
+            );
+        }
+        for p in planted.iter().filter(|p| !p.starts_with(off)) {
+            let path = format!("left out {}/{p}", kdir.display());
+            assert!(
+                s.warnings.iter().any(|w| w.starts_with(&path)),
+                "{case}: no warning for {p} in {:#?}",
+                s.warnings
+            );
+        }
+    }
+    // The files the packer reads to know the tree: a link there, or on the way, is refused.
+    let conf = [
+        ".config",
+        "include/config/auto.conf",
+        "include/config/kernel.release",
+        "include",
+    ];
+    for (n, f) in conf.into_iter().enumerate() {
+        let kdir = in_tree(&t.path().join(format!("conf{n}")), "Linux/x86");
+        let _ = fs::remove_file(kdir.join(f)).or_else(|_| fs::remove_dir_all(kdir.join(f)));
+        symlink(&outside, kdir.join(f)).unwrap();
+        let e = pack::pack(&config(&kdir, &t.path().join("nope"), Content::Full)).unwrap_err();
+        assert!(
+            e.ends_with("a symbolic link on the way, which kheaders does not follow"),
+            "{e}"
+        );
+    }
+    assert!(!t.path().join("nope").exists());
+}
+
+#[test]
+fn a_replaced_archive_is_packed_again() {
+    let t = tempfile::tempdir().unwrap();
+    let kdir = in_tree(&t.path().join("linux"), "Linux/x86");
+    let c = config(&kdir, &t.path().join("out"), Content::Full);
+    pack::pack(&c).unwrap();
+    let good = fs::read(&c.out).unwrap();
+    // Overwritten in place (same inode) with other bytes, then replaced by another file.
+    fs::write(&c.out, b"not the archive").unwrap();
+    assert!(pack::pack(&c).unwrap().rewritten);
+    assert!(fs::read(&c.out).unwrap() == good);
+    let other = t.path().join("other");
+    fs::write(&other, vec![0; good.len()]).unwrap();
+    fs::rename(&other, &c.out).unwrap();
+    assert!(pack::pack(&c).unwrap().rewritten);
+    assert!(fs::read(&c.out).unwrap() == good);
+    assert!(!pack::pack(&c).unwrap().rewritten);
+}
+
+/// The archive of a fixture tree (changed by `change`) extracted as a user would, with a kernel
+/// Makefile whose `modules` only says that it ran.
+fn extracted(t: &Path, change: impl FnOnce(&Path)) -> PathBuf {
+    let kdir = in_tree(&t.join("linux"), "Linux/x86");
+    change(&kdir);
+    let c = config(&kdir, &t.join("out"), Content::Full);
+    pack::pack(&c).unwrap();
+    let x = t.join("x");
+    fs::create_dir(&x).unwrap();
+    let tar = Command::new("tar")
+        .arg("-xJf")
+        .arg(&c.out)
+        .arg("-C")
+        .arg(&x)
+        .status();
+    assert!(tar.unwrap().success());
+    put(&x, "Makefile", "modules:\n\t@echo kbuild ran\n");
+    x
+}
+
+/// `make modules` in `dir` through the archive's GNUmakefile: whether it worked, and its output.
+fn make_modules(dir: &Path, args: &[&str]) -> (bool, String) {
+    let o = Command::new("make")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .arg("modules")
+        .env_remove("KHEADERS_REBUILD_HOSTPROGS")
+        .env_remove("MAKEFLAGS")
+        .env_remove("MAKELEVEL")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stdout) + String::from_utf8_lossy(&o.stderr);
+    (o.status.success(), log.into_owned())
+}
+
+#[test]
+fn kheaders_rebuild_hostprogs_0_rebuilds_nothing_and_1_forces_it() {
+    let t = tempfile::tempdir().unwrap();
+    let x = extracted(t.path(), |_| {});
+    put(&x, "scripts/basic/fixdep", "#!/bin/sh\nexit 1\n"); // runs here, as fixdep without arguments
+    chmod(&x.join("scripts/basic/fixdep"), 0o755);
+    for (setting, rebuilds) in [
+        (None, false),
+        (Some("KHEADERS_REBUILD_HOSTPROGS=0"), false),
+        (Some("KHEADERS_REBUILD_HOSTPROGS=1"), true),
+    ] {
+        let (ok, log) = make_modules(
+            &x,
+            &["HOSTCC=cc"].into_iter().chain(setting).collect::<Vec<_>>(),
+        );
+        assert!(ok && log.contains("kbuild ran"), "{setting:?}: {log}");
+        assert_eq!(
+            log.contains("kheaders: rebuilding"),
+            rebuilds,
+            "{setting:?}: {log}"
+        );
+    }
+}
+
+#[test]
+fn module_sig_without_openssl_headers_still_builds_modules() {
+    let t = tempfile::tempdir().unwrap();
+    let x = extracted(t.path(), |k| {
+        put(
+            k,
+            "include/config/auto.conf",
+            "CONFIG_RUST=y\nCONFIG_MODULE_SIG=y\n",
+        );
+        let sign_file =
+            "#include <openssl/evp.h>\n#include \"ssl-common.h\"\nint main(void) { return 0; }\n";
+        put(k, "scripts/sign-file.c", sign_file);
+        put(
+            k,
+            "scripts/ssl-common.h",
+            "/* what sign-file.c includes (6.12+) */\n",
+        );
+        put(k, "scripts/sign-file", "\x7fELF for another machine\n");
+        chmod(&k.join("scripts/sign-file"), 0o755);
+    });
+    // The archive's fixdep cannot run (it is not a program): the host programs are rebuilt, by a
+    // compiler that finds no system headers, so no OpenSSL headers (the fixture needs none).
+    assert!(x.join("scripts/sign-file.c").exists() && x.join("scripts/ssl-common.h").exists());
+    let cc = t.path().join("cc-without-openssl");
+    put(
+        t.path(),
+        "cc-without-openssl",
+        "#!/bin/sh\nexec cc -nostdinc \"$@\"\n",
+    );
+    chmod(&cc, 0o755);
+    let (ok, log) = make_modules(&x, &[&format!("HOSTCC={}", cc.display())]);
+    assert!(ok && log.contains("kbuild ran"), "{log}");
+    assert!(
+        log.contains("kheaders: rebuilding") && log.contains("sign-file"),
+        "{log}"
+    );
+}

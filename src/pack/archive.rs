@@ -3,11 +3,13 @@
 //! (0755 for directories), one mtime for all, no `./` prefix; compressed with xz. Nothing of the
 //! build machine (paths, umask, users, time, directory order) reaches the output.
 
+use super::tree::{self, read_beneath};
 use super::{minify, Config, Data, Entry};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use xz2::stream::{Check, Filters, LzmaOptions, MtStreamBuilder};
@@ -68,12 +70,19 @@ fn tar(entries: &BTreeMap<String, Entry>, mtime: u64, tmp: &Path) -> Result<Vec<
             }
             Some((data, mode)) => {
                 let bytes = match data {
-                    Data::File { path, minify, .. } => {
-                        let raw = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    Data::File {
+                        root,
+                        path,
+                        minify,
+                        size,
+                        mtime_ns,
+                    } => {
+                        let raw = read(root, name, *size, *mtime_ns)
+                            .map_err(|e| format!("{}: {e}", path.display()))?;
                         if *minify {
                             minify::minify(&raw)
                         } else if mode & 0o111 != 0 && raw.starts_with(b"\x7fELF") {
-                            stripped(path, tmp).unwrap_or(raw)
+                            stripped(&raw, tmp).unwrap_or(raw)
                         } else {
                             raw
                         }
@@ -92,19 +101,33 @@ fn tar(entries: &BTreeMap<String, Entry>, mtime: u64, tmp: &Path) -> Result<Vec<
     b.into_inner().map_err(|e| e.to_string())
 }
 
+/// The file `name` beneath `root` as select saw it (size, mtime): else an error, for a tree that
+/// changed while being packed (a build running in it, say), which would give a mixed archive.
+fn read(root: &OwnedFd, name: &str, size: u64, mtime_ns: u128) -> Result<Vec<u8>, String> {
+    let again = "the tree changed while it was being packed: run make again";
+    let (data, meta) = read_beneath(root, name).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => format!("gone: {again}"),
+        _ => e.to_string(),
+    })?;
+    if data.len() as u64 != size || meta.len() != size || tree::mtime_ns(&meta) != mtime_ns {
+        return Err(format!("changed: {again}"));
+    }
+    Ok(data)
+}
+
 /// Host programs (fixdep, modpost, objtool, ...) go in without their symbol tables, which serve
-/// nobody on the target (objtool: 579 kB -> 196 kB). Without a `strip` here, they go in as they are.
-fn stripped(path: &Path, tmp: &Path) -> Option<Vec<u8>> {
-    let ok = ["strip", "llvm-strip"].iter().any(|tool| {
-        Command::new(tool)
-            .arg("-s")
-            .arg("-o")
-            .arg(tmp)
-            .arg(path)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
+/// nobody on the target (objtool: 579 kB -> 196 kB). Without a `strip` here, they go in as they
+/// are. `strip` works on a copy of the bytes read, never on the tree's file.
+fn stripped(raw: &[u8], tmp: &Path) -> Option<Vec<u8>> {
+    let ok = fs::write(tmp, raw).is_ok()
+        && ["strip", "llvm-strip"].iter().any(|tool| {
+            Command::new(tool)
+                .arg("-s")
+                .arg(tmp)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
     let data = if ok { fs::read(tmp).ok() } else { None };
     let _ = fs::remove_file(tmp);
     data

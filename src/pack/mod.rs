@@ -19,7 +19,9 @@ mod tree;
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 pub use tree::Tree;
 
@@ -42,8 +44,10 @@ pub struct Entry {
 
 #[derive(Debug)]
 pub enum Data {
-    /// A file of one of the trees; `minify` for C headers.
+    /// A file of one of the trees, read beneath `root` by its name; `path` is for messages,
+    /// `size` and `mtime_ns` what select saw; `minify` for C headers.
     File {
+        root: Rc<OwnedFd>,
         path: PathBuf,
         minify: bool,
         size: u64,
@@ -114,10 +118,8 @@ pub fn cargo_main() -> Result<(), String> {
     };
     let s = pack(&cfg)?;
     // The module's modinfo `version` (dkms compares it with an installed module of our name).
-    write_if_changed(
-        &with_suffix(&cfg.out, ".version"),
-        env!("CARGO_PKG_VERSION").as_bytes(),
-    )?;
+    let version = with_suffix(&cfg.out, ".version");
+    write_if_changed(&[(&version, env!("CARGO_PKG_VERSION").as_bytes())])?;
     for w in &s.watch {
         println!("cargo:rerun-if-changed={}", w.display());
     }
@@ -135,7 +137,7 @@ pub fn cargo_main() -> Result<(), String> {
             s.xz_bytes as f64 / s.tar_bytes as f64
         );
         println!("cargo:warning={}", line.trim());
-        write_if_changed(&with_suffix(&cfg.out, ".packed"), line.as_bytes())?;
+        write_if_changed(&[(&with_suffix(&cfg.out, ".packed"), line.as_bytes())])?;
     }
     Ok(())
 }
@@ -195,8 +197,15 @@ fn mtime_from_env() -> Result<u64, String> {
 pub const DEFAULT_MTIME: u64 = 1_556_236_800;
 
 /// Packs `cfg.kdir` into `cfg.out`. The archive is only rewritten when its bytes change, and
-/// not even packed when no input changed since the last pack (same files, sizes, mtimes).
+/// not even packed when no input changed since the last pack (same files, sizes, mtimes) and
+/// the outputs still hold what that pack wrote.
 pub fn pack(cfg: &Config) -> Result<Summary, String> {
+    pack_with_hook(cfg, || {})
+}
+
+/// [`pack`], calling `between` after the files are chosen and before they are read: the tests
+/// change the tree there, as a build running in it at the same time would.
+pub fn pack_with_hook(cfg: &Config, between: impl FnOnce()) -> Result<Summary, String> {
     let tree = Tree::open(&cfg.kdir)?;
     let mut sel = select::select(&tree, cfg)?;
     if cfg.content == Content::Full {
@@ -213,10 +222,10 @@ pub fn pack(cfg: &Config) -> Result<Summary, String> {
         .ok()
         .map(|m| (m.len(), m.modified().ok()));
     let stamp = format!("{cfg:?}\n{packer:?}\n{}", sel.fingerprint());
-    let unchanged = [&cfg.out, &release_path, &sha_path]
-        .iter()
-        .all(|p| p.exists())
-        && fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str());
+    let read = |p: &Path| fs::read(p).unwrap_or_default();
+    let unchanged = read(&stamp_path) == stamp.as_bytes()
+        && read(&release_path) == tree.release.as_bytes()
+        && fs::read(&cfg.out).is_ok_and(|xz| read(&sha_path) == sha256_hex(&xz).as_bytes());
     let mut summary = Summary {
         files: sel.entries.len(),
         tar_bytes: 0,
@@ -229,14 +238,20 @@ pub fn pack(cfg: &Config) -> Result<Summary, String> {
         return Ok(summary);
     }
 
+    between();
     let (xz, tar_bytes) = archive::write(&sel.entries, cfg)?;
+    // The files were read beneath the roots opened at the start: a KDIR replaced since would
+    // not show in the archive.
+    tree.check_not_replaced(&cfg.kdir)?;
     summary.tar_bytes = tar_bytes;
     summary.xz_bytes = xz.len() as u64;
     let sha = sha256_hex(&xz);
-    summary.rewritten |= write_if_changed(&cfg.out, &xz)?;
-    summary.rewritten |= write_if_changed(&sha_path, sha.as_bytes())?;
-    summary.rewritten |= write_if_changed(&release_path, tree.release.as_bytes())?;
-    write_if_changed(&stamp_path, stamp.as_bytes())?;
+    summary.rewritten = write_if_changed(&[
+        (&cfg.out, &xz),
+        (&sha_path, sha.as_bytes()),
+        (&release_path, tree.release.as_bytes()),
+    ])?;
+    write_if_changed(&[(&stamp_path, stamp.as_bytes())])?;
     Ok(summary)
 }
 
@@ -254,21 +269,30 @@ pub(crate) fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Writes `data` to `path` through a temporary file and a rename, so that `path` is never
-/// half-written; leaves `path` (and its mtime) alone when it already holds `data`.
-pub fn write_if_changed(path: &Path, data: &[u8]) -> Result<bool, String> {
-    if fs::read(path).ok().as_deref() == Some(data) {
-        return Ok(false);
+/// Writes each file that does not hold its data already, through temporary files that are
+/// renamed only once all are written: on an error (a full disk) every file keeps its bytes.
+/// A file that already holds its data keeps its mtime too. True when any file was written.
+pub fn write_if_changed(files: &[(&Path, &[u8])]) -> Result<bool, String> {
+    let changed: Vec<_> = files
+        .iter()
+        .filter(|(path, data)| fs::read(path).ok().as_deref() != Some(*data))
+        .collect();
+    let tmp = |path: &Path| with_suffix(path, &format!(".tmp{}", std::process::id()));
+    let write = |path: &Path, data: &[u8]| {
+        fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+        let mut f = fs::File::create(tmp(path))?;
+        f.write_all(data)?;
+        f.sync_all()
+    };
+    let err = |path: &Path, e: std::io::Error| format!("writing {}: {e}", path.display());
+    let written = changed
+        .iter()
+        .try_for_each(|(path, data)| write(path, data).map_err(|e| err(path, e)));
+    for (path, _) in &changed {
+        match written {
+            Ok(()) => fs::rename(tmp(path), path).map_err(|e| err(path, e))?,
+            Err(_) => drop(fs::remove_file(tmp(path))),
+        }
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let tmp = with_suffix(path, &format!(".tmp{}", std::process::id()));
-    let result = fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()))
-        .and_then(|()| fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(format!("writing {}: {e}", path.display()));
-    }
-    Ok(true)
+    written.map(|()| !changed.is_empty())
 }

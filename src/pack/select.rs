@@ -8,14 +8,20 @@
 //! the top Makefile, `arch/$SRCARCH/Makefile*`, the Kbuild makefiles and helpers in `scripts/`,
 //! `.config`, `auto.conf`, `Module.symvers`, the generated headers, and the host programs
 //! (fixdep, modpost, ...) with their sources, so that a target of another architecture rebuilds
-//! them (with the `GNUmakefile` that `generated` adds). Nothing outside the two trees: symlinks are stored as links
-//! when they stay inside, and left out (with a warning) when they point out.
+//! them (with the `GNUmakefile` that `generated` adds). Nothing outside the two trees: every path is
+//! opened beneath a tree's root without following links; a link is stored as a link when,
+//! followed, it stays inside, and left out (with a warning) when it points out, loops or dangles.
 
+use super::tree::{follow_beneath, mtime_ns, open_beneath, MAX_FILE};
 use super::{Config, Content, Data, Entry, Tree};
+use rustix::fs::{readlinkat, Dir, FileType, OFlags};
+use rustix::io::Errno;
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::{Component, Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 pub struct Selection {
     /// By name: the path in the archive, relative, without a leading `./`.
@@ -153,6 +159,7 @@ fn rules(tree: &Tree, cfg: &Config) -> Vec<Rule> {
     }
     if on("CONFIG_MODULE_SIG") {
         r.push(rule(Both, "scripts/sign-file.c", File));
+        r.push(rule(Both, "scripts/ssl-common.h", File)); // 6.12+: sign-file.c includes it
         r.push(rule(Obj, "scripts/sign-file", File));
     }
     if on("CONFIG_FTRACE_MCOUNT_USE_RECORDMCOUNT") {
@@ -195,28 +202,40 @@ pub fn select(tree: &Tree, cfg: &Config) -> Result<Selection, String> {
     let mut watch = Vec::new();
     let mut warnings = Vec::new();
     watch.push(tree.obj.join(".config"));
+    let (src, obj) = ((&tree.src, &tree.src_fd), (&tree.obj, &tree.obj_fd));
     for r in rules(tree, cfg) {
         // Source tree first: an object-tree file of the same name replaces it.
-        let roots: &[&Path] = match (r.from, tree.split()) {
-            (Side::Src, _) => &[&tree.src],
-            (Side::Obj, _) | (Side::Both, false) => &[&tree.obj],
-            (Side::Both, true) => &[&tree.src, &tree.obj],
+        let roots = match (r.from, tree.split()) {
+            (Side::Src, _) => vec![src],
+            (Side::Obj, _) | (Side::Both, false) => vec![obj],
+            (Side::Both, true) => vec![src, obj],
         };
-        for root in roots {
+        for (root, fd) in roots {
             let path = root.join(&r.path);
-            let Ok(meta) = fs::symlink_metadata(&path) else {
-                continue;
+            let is_dir = match lstat(fd, &r.path) {
+                Ok((_, m)) => m.is_dir(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) if e.raw_os_error() == Some(Errno::LOOP.raw_os_error()) => {
+                    let why = "reached through a link, which kheaders does not follow";
+                    warnings.push(format!("left out {}: {why}", path.display()));
+                    continue;
+                }
+                Err(e) => return Err(format!("{}: {e}", path.display())),
             };
-            watch.push(path.clone());
+            watch.push(path);
+            // A directory is listed; anything else (a file, a link) is one entry.
             let mut found = Vec::new();
             match r.pick {
-                Pick::File => found.push(r.path.clone()),
-                Pick::Here(ok) => list(root, &r.path, ok, false, &mut found)?,
-                Pick::Under(ok) if meta.is_dir() => list(root, &r.path, ok, true, &mut found)?,
-                Pick::Under(_) => {}
+                Pick::Here(ok) if is_dir => {
+                    list(root, fd, &r.path, ok, false, &mut found, &mut warnings)?
+                }
+                Pick::Under(ok) if is_dir => {
+                    list(root, fd, &r.path, ok, true, &mut found, &mut warnings)?
+                }
+                _ => found.push(r.path.clone()),
             }
             for name in found {
-                match entry(root, &name, cfg)? {
+                match entry(root, fd, &name, cfg)? {
                     Found::Take(e) => {
                         entries.insert(name, e);
                     }
@@ -232,29 +251,52 @@ pub fn select(tree: &Tree, cfg: &Config) -> Result<Selection, String> {
     })
 }
 
-/// Relative paths of the files (and links) in `root/dir` whose name passes `ok`.
+/// `rel` beneath `fd` opened as itself (a link is not followed), and its metadata.
+fn lstat(fd: &OwnedFd, rel: &str) -> io::Result<(File, fs::Metadata)> {
+    let f = File::from(open_beneath(fd, rel, OFlags::PATH | OFlags::NOFOLLOW)?);
+    let m = f.metadata()?;
+    Ok((f, m))
+}
+
+/// Relative paths of the files (and links) in `dir` beneath `fd` whose name passes `ok`, and of
+/// those in its subdirectories when `recurse`. Names that are not UTF-8 stay out, with a warning.
 fn list(
     root: &Path,
+    fd: &OwnedFd,
     dir: &str,
     ok: fn(&str) -> bool,
     recurse: bool,
     out: &mut Vec<String>,
+    warnings: &mut Vec<String>,
 ) -> Result<(), String> {
-    let read =
-        fs::read_dir(root.join(dir)).map_err(|e| format!("{}/{dir}: {e}", root.display()))?;
-    for d in read {
-        let d = d.map_err(|e| format!("{}/{dir}: {e}", root.display()))?;
-        let name = d.file_name().to_string_lossy().into_owned();
+    let err = |e: &dyn std::fmt::Display| format!("{}/{dir}: {e}", root.display());
+    let d = open_beneath(fd, dir, OFlags::RDONLY | OFlags::DIRECTORY).map_err(|e| err(&e))?;
+    for e in Dir::new(d).map_err(|e| err(&e))? {
+        let e = e.map_err(|e| err(&e))?;
+        let name = e.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let Ok(name) = std::str::from_utf8(name) else {
+            let name = String::from_utf8_lossy(name);
+            warnings.push(format!(
+                "left out {}/{dir}/{name}: the name is not UTF-8",
+                root.display()
+            ));
+            continue;
+        };
         let rel = format!("{dir}/{name}");
-        // file_type() does not follow links: a linked directory is a link, never walked into.
-        let ft = d
-            .file_type()
-            .map_err(|e| format!("{}/{rel}: {e}", root.display()))?;
-        if ft.is_dir() {
+        // The entry itself, not what a link points to: a linked directory is never walked into.
+        let is_dir = match e.file_type() {
+            FileType::Directory => true,
+            FileType::Unknown => lstat(fd, &rel).map_err(|e| err(&e))?.1.is_dir(),
+            _ => false,
+        };
+        if is_dir {
             if recurse {
-                list(root, &rel, ok, true, out)?;
+                list(root, fd, &rel, ok, true, out, warnings)?;
             }
-        } else if ok(&name) {
+        } else if ok(name) {
             out.push(rel);
         }
     }
@@ -268,26 +310,29 @@ enum Found {
     LeaveOut(String),
 }
 
-/// The archive entry for `root/name`, or a warning when it must stay out.
-fn entry(root: &Path, name: &str, cfg: &Config) -> Result<Found, String> {
+/// The archive entry for the file or link `name` beneath `fd`, or a warning when it must stay
+/// out. A link goes in as a link when, followed, it stays inside the tree.
+fn entry(root: &Path, fd: &Rc<OwnedFd>, name: &str, cfg: &Config) -> Result<Found, String> {
     let path = root.join(name);
-    let meta = fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let (f, meta) = lstat(fd, name).map_err(|e| err(&e))?;
     if meta.file_type().is_symlink() {
-        let target = fs::read_link(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let inside = Path::new(name)
-            .parent()
-            .is_some_and(|dir| stays_inside(dir, &target));
-        return Ok(match (inside, target.to_str()) {
-            (true, Some(t)) => Found::Take(Entry {
-                data: Data::Link(t.into()),
-                mode: 0o777,
-            }),
-            _ => Found::LeaveOut(format!(
-                "left out {}: a link to {}, outside the tree",
-                path.display(),
-                target.display()
-            )),
-        });
+        let target = readlinkat(&f, "", Vec::new()).map_err(|e| err(&e))?;
+        let why = match (follow_beneath(fd, name), target.to_str()) {
+            (Ok(()), Ok(t)) => {
+                let data = Data::Link(t.into());
+                return Ok(Found::Take(Entry { data, mode: 0o777 }));
+            }
+            (Ok(()), Err(_)) => "a name that is not UTF-8",
+            (Err(Errno::LOOP), _) => "a loop of links",
+            (Err(Errno::NOENT), _) => "which is not there",
+            (Err(_), _) => "outside the tree",
+        };
+        let target = target.to_string_lossy();
+        return Ok(Found::LeaveOut(format!(
+            "left out {}: a link to {target}, {why}",
+            path.display()
+        )));
     }
     if !meta.is_file() {
         return Ok(Found::LeaveOut(format!(
@@ -295,12 +340,14 @@ fn entry(root: &Path, name: &str, cfg: &Config) -> Result<Found, String> {
             path.display()
         )));
     }
+    if meta.len() > MAX_FILE {
+        return Err(err(&format_args!(
+            "{} bytes, more than kheaders takes from one file ({} MiB)",
+            meta.len(),
+            MAX_FILE >> 20
+        )));
+    }
     use std::os::unix::fs::PermissionsExt;
-    let mtime_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
     Ok(Found::Take(Entry {
         mode: if meta.permissions().mode() & 0o111 != 0 {
             0o755
@@ -308,24 +355,11 @@ fn entry(root: &Path, name: &str, cfg: &Config) -> Result<Found, String> {
             0o644
         },
         data: Data::File {
+            root: fd.clone(),
             path,
             minify: cfg.minify && is_header(name),
             size: meta.len(),
-            mtime_ns,
+            mtime_ns: mtime_ns(&meta),
         },
     }))
-}
-
-/// Whether a link in `dir` (relative to the tree's root) to `target` resolves inside the tree.
-fn stays_inside(dir: &Path, target: &Path) -> bool {
-    let mut depth = dir.components().count();
-    for c in target.components() {
-        match c {
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            Component::ParentDir if depth > 0 => depth -= 1,
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return false,
-        }
-    }
-    true
 }

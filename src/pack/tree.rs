@@ -1,9 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
-//! A configured kernel build tree, read the way Kbuild reads it.
+//! A configured kernel build tree, read the way Kbuild reads it, and never left: every file is
+//! opened beneath a tree's root without following links (see [`open_beneath`]).
 
+use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 use std::collections::BTreeMap;
-use std::fs;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::UNIX_EPOCH;
+
+/// The largest file kheaders packs: 256 MiB, four times the largest of a kernel tree (6.12's
+/// `rust/libcore.rmeta`, 58 MB). The archive is made in memory, so this bounds what one file
+/// (a sparse file of terabytes named `*.h`, say) can cost.
+pub const MAX_FILE: u64 = 256 << 20;
 
 #[derive(Debug)]
 pub struct Tree {
@@ -12,6 +24,9 @@ pub struct Tree {
     pub obj: PathBuf,
     /// The source tree; the same directory for in-tree builds.
     pub src: PathBuf,
+    /// The two roots, open: files are read beneath these, so a tree replaced meanwhile cannot mix in.
+    pub obj_fd: Rc<OwnedFd>,
+    pub src_fd: Rc<OwnedFd>,
     /// The kernel's `SRCARCH` (x86, arm64, ...), from its configuration, never from the host.
     pub srcarch: String,
     /// `include/config/kernel.release`.
@@ -28,6 +43,14 @@ impl Tree {
                 kdir.display()
             )
         })?;
+        let obj_fd = Rc::new(open_root(&obj)?);
+        let read = |rel: &str| match read_beneath(&obj_fd, rel) {
+            Err(e) if e.raw_os_error() == Some(Errno::LOOP.raw_os_error()) => Err(format!(
+                "{}/{rel}: a symbolic link on the way, which kheaders does not follow",
+                obj.display()
+            )),
+            r => Ok(r.ok().and_then(|(b, _)| String::from_utf8(b).ok())),
+        };
         let missing = |what: &str| {
             format!(
                 "{} is configured but not built (no {what}): run make in it first",
@@ -36,27 +59,28 @@ impl Tree {
         };
         // A distribution's headers tree (scripts/package/install-extmod-build) has no .config,
         // but auto.conf starts with the same `# Linux/<arch>` line.
-        let dotconfig = fs::read_to_string(obj.join(".config")).ok();
-        let autoconf =
-            fs::read_to_string(obj.join("include/config/auto.conf")).map_err(
-                |_| match dotconfig {
-                    Some(_) => missing("include/config/auto.conf"),
-                    None => format!(
-                        "{} is not a configured kernel tree (no .config)",
-                        obj.display()
-                    ),
-                },
-            )?;
-        let release = fs::read_to_string(obj.join("include/config/kernel.release"))
-            .map_err(|_| missing("include/config/kernel.release"))?
+        let dotconfig = read(".config")?;
+        let autoconf = read("include/config/auto.conf")?.ok_or_else(|| match dotconfig {
+            Some(_) => missing("include/config/auto.conf"),
+            None => format!(
+                "{} is not a configured kernel tree (no .config)",
+                obj.display()
+            ),
+        })?;
+        let release = read("include/config/kernel.release")?
+            .ok_or_else(|| missing("include/config/kernel.release"))?
             .trim()
             .to_string();
 
         // O= builds leave a `source` link to the source tree (Makefile: `ln -fsn $(srctree) source`).
-        let src = match fs::symlink_metadata(obj.join("source")) {
-            Ok(m) if m.file_type().is_symlink() => fs::canonicalize(obj.join("source"))
-                .map_err(|e| format!("{}/source: {e}", obj.display()))?,
-            _ => obj.clone(),
+        let (src, src_fd) = match fs::symlink_metadata(obj.join("source")) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let src = fs::canonicalize(obj.join("source"))
+                    .map_err(|e| format!("{}/source: {e}", obj.display()))?;
+                let fd = Rc::new(open_root(&src)?);
+                (src, fd)
+            }
+            _ => (obj.clone(), obj_fd.clone()),
         };
         // A headers tree has the Makefile and scripts/ but no Kbuild at the top.
         if !src.join("Makefile").is_file() || !src.join("scripts/Kbuild.include").is_file() {
@@ -75,6 +99,8 @@ impl Tree {
         Ok(Tree {
             obj,
             src,
+            obj_fd,
+            src_fd,
             srcarch,
             release,
             config: parse_autoconf(&autoconf),
@@ -95,6 +121,71 @@ impl Tree {
     pub fn split(&self) -> bool {
         self.src != self.obj
     }
+
+    /// An error when `kdir` or the source tree is no longer the directory opened at the start:
+    /// it was replaced while being packed, and the archive may not be what `kdir` holds now.
+    pub fn check_not_replaced(&self, kdir: &Path) -> Result<(), String> {
+        let same = |p: &Path, fd: &OwnedFd| match (rustix::fs::stat(p), rustix::fs::fstat(fd)) {
+            (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+            _ => false,
+        };
+        if same(kdir, &self.obj_fd) && same(&self.src, &self.src_fd) {
+            return Ok(());
+        }
+        Err(format!(
+            "{} was replaced while it was being packed: run make again",
+            kdir.display()
+        ))
+    }
+}
+
+fn open_root(dir: &Path) -> Result<OwnedFd, String> {
+    rustix::fs::open(
+        dir,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// Opens `rel` beneath the tree root `dir` without following any symbolic link (openat2 with
+/// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): a link on the way fails with ELOOP, so nothing
+/// outside the tree is reached, whatever is swapped in. With `O_PATH | O_NOFOLLOW`, a link at the
+/// end is opened itself. O_NONBLOCK (refused by openat2 with O_PATH): a FIFO swapped in does
+/// not hang the open.
+pub fn open_beneath(dir: &OwnedFd, rel: &str, mut flags: OFlags) -> io::Result<OwnedFd> {
+    let how = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    if !flags.contains(OFlags::PATH) {
+        flags |= OFlags::NONBLOCK;
+    }
+    flags |= OFlags::CLOEXEC;
+    Ok(openat2(dir, rel, flags, Mode::empty(), how)?)
+}
+
+/// Where the link `rel` beneath `dir` leads, followed as far as it goes without leaving `dir`:
+/// an error when it points outside (EXDEV), loops (ELOOP) or leads nowhere (ENOENT).
+pub fn follow_beneath(dir: &OwnedFd, rel: &str) -> Result<(), Errno> {
+    let how = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    openat2(dir, rel, OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), how).map(drop)
+}
+
+/// The bytes of the regular file `rel` beneath `dir` (see [`open_beneath`]), at most
+/// [`MAX_FILE`] + 1 of them, and its metadata after reading.
+pub fn read_beneath(dir: &OwnedFd, rel: &str) -> io::Result<(Vec<u8>, Metadata)> {
+    let mut f = File::from(open_beneath(dir, rel, OFlags::RDONLY)?);
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    let mut data = Vec::new();
+    (&mut f).take(MAX_FILE + 1).read_to_end(&mut data)?;
+    Ok((data, f.metadata()?))
+}
+
+pub fn mtime_ns(m: &Metadata) -> u128 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// `# Linux/x86 6.12.117 Kernel Configuration` -> x86. Kconfig writes `$(ARCH)` there, which can
