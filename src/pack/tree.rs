@@ -44,12 +44,16 @@ impl Tree {
             )
         })?;
         let obj_fd = Rc::new(open_root(&obj)?);
+        // Absent is for the caller to explain; a link, or openat2 refused (ENOSYS under an old
+        // seccomp profile), is said as it is.
         let read = |rel: &str| match read_beneath(&obj_fd, rel) {
+            Ok((b, _)) => Ok(String::from_utf8(b).ok()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) if e.raw_os_error() == Some(Errno::LOOP.raw_os_error()) => Err(format!(
                 "{}/{rel}: a symbolic link on the way, which kheaders does not follow",
                 obj.display()
             )),
-            r => Ok(r.ok().and_then(|(b, _)| String::from_utf8(b).ok())),
+            Err(e) => Err(format!("{}/{rel}: {e}", obj.display())),
         };
         let missing = |what: &str| {
             format!(
