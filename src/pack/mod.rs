@@ -143,8 +143,9 @@ pub fn cargo_main() -> Result<(), String> {
 }
 
 /// Every variable the archive depends on (Cargo reruns build.rs when one changes).
-/// `KHEADERS_OUT_ID` is the Makefile's view of the archive file (inode, mtime): it changes when
-/// the archive is deleted or replaced behind our back, so that it is written again.
+/// `KHEADERS_OUT_ID` is the Makefile's `stat` of the archive file: it changes when the archive is
+/// deleted or replaced behind our back, so that build.rs runs again, and [`pack`] then writes it
+/// again because it no longer matches its `.sha256`.
 const ENV_VARS: &[&str] = &[
     "KHEADERS_KDIR",
     "KHEADERS_OUT",
