@@ -4,7 +4,7 @@
 #   make [KDIR=<kernel build tree>] [LLVM=1] [ARCH=...] [CROSS_COMPILE=...]   build kheaders.ko
 #   make modules_install [INSTALL_MOD_PATH=...]                             install it
 #   make dkms-src                                                          DKMS source tree, crates vendored
-#   make test | test-7.3 | test-arm64 | demo | bench | test-kernel | clean
+#   make test | test-7.3 | test-arm64 | test-fresh | demo | bench | test-kernel | clean
 #
 # KDIR defaults to the running kernel's /lib/modules/$(uname -r)/build. Before Kbuild runs,
 # `cargo build` runs build.rs, which packs the tree's headers and build artifacts into
@@ -51,7 +51,7 @@ bindgen_mk := $(CURDIR)/target/kheaders/bindgen.mk
 rustc_want := $(shell sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $(autoconf) 2>/dev/null)
 rustc_have := $(shell $(RUSTC) --version 2>/dev/null)
 
-.PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src test test-7.3 demo bench test-kernel test-arm64 print-llvm help
+.PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src test test-7.3 demo bench test-kernel test-arm64 test-fresh print-llvm help
 
 # dkms appends CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-<major> those plain names
 # would be another clang: pass on the suffixed ones.
@@ -112,6 +112,9 @@ test-kernel:
 # arm64 end to end under qemu-system-aarch64 (TCG); long, not part of `make test`.
 test-arm64:
 	scripts/test-arm64
+# README's set-up on a pristine Debian 12 root (debootstrap + chroot); long, not part of `make test`.
+test-fresh:
+	scripts/test-fresh
 # The LLVM= this tree needs, for scripts that build other modules against it.
 print-llvm:
 	@echo $(LLVM)
