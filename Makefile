@@ -80,7 +80,7 @@ check-kdir:
 
 # Cargo reruns build.rs when an input, a setting or the archive file itself changed.
 pack: check-kdir
-	@KHEADERS_KDIR=$(kdir) KHEADERS_OUT=$(blob) KHEADERS_OUT_ID="$$(stat -c '%i %Y' $(blob) 2>/dev/null)" \
+	@KHEADERS_KDIR=$(kdir) KHEADERS_OUT=$(blob) KHEADERS_OUT_ID="$$(stat -c '%i %s %.9Y %.9Z' $(blob) 2>/dev/null)" \
 		$(CARGO) build --quiet --lib $(CARGO_FLAGS)
 	@if [ -f $(blob).packed ]; then cat $(blob).packed; rm -f $(blob).packed; fi
 

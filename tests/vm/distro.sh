@@ -28,7 +28,9 @@ rm -f "/lib/modules/$rel/build" "/lib/modules/$rel/source"
 ln -s "$KH_HEADERS" "/lib/modules/$rel/build"
 mkdir -p "/lib/modules/$norust"; ln -s "$KH_NORUST" "/lib/modules/$norust/build"
 cp -r "$KH_DKMS_SRC" "/usr/src/kheaders-$ver"
-export CARGO_HOME=/tmp/cargo-home HOME=/tmp   # cargo's own files; the toolchain stays rustup's
+# cargo's own files in a writable place (the guest's /root is the host's, read-only); the
+# toolchain stays rustup's.
+export CARGO_HOME=/tmp/cargo-home RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
 upstream=/lib/modules/$rel/kernel/kernel/kheaders.ko
 ours=/lib/modules/$rel/updates/dkms/kheaders.ko
 work=$(mktemp -d)
@@ -82,7 +84,7 @@ seed_commands_build_a_c_module_from_the_headers_package_archive() {
 }
 
 upstreams_module_loaded_refuses_ours_in_one_line() {
-    insmod "$upstream"
+    insmod "$upstream" || { dmesg | tail -5 >&2; fail "upstream's module does not load"; }
     [ -r /sys/kernel/kheaders.tar.xz ] || fail "upstream's module serves no /sys file"
     if insmod "$ours" 2>"$work/refused"; then rmmod kheaders; fail "ours loaded beside upstream's"; fi
     cat "$work/refused" >&2
@@ -96,9 +98,8 @@ upstreams_module_loaded_refuses_ours_in_one_line() {
 # no duplicate-file warning or stack dump (vm-run fails the run on any WARNING), one info line.
 sysfs_file_taken_by_upstream_code_serves_proc_only() {
     cp "$KH_IKHEADERS" "$work/ikheaders.ko"; sign "$work/ikheaders.ko"
-    insmod "$work/ikheaders.ko"
+    insmod "$work/ikheaders.ko" || { dmesg | tail -5 >&2; fail "upstream's code does not load"; }
     local theirs; theirs=$(sha256sum </sys/kernel/kheaders.tar.xz)
-    dmesg -C
     modprobe kheaders
     [ -r /proc/kheaders.tar.xz ] || fail "no /proc file"
     want_eq "$(sha256sum </sys/kernel/kheaders.tar.xz)" "$theirs" "the /sys file is still upstream's"
