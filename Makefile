@@ -4,6 +4,7 @@
 #   make [KDIR=<kernel build tree>] [LLVM=1] [ARCH=...] [CROSS_COMPILE=...]   build kheaders.ko
 #   make modules_install [INSTALL_MOD_PATH=...]                             install it
 #   make dkms-src                                                          DKMS source tree, crates vendored
+#   make tree_install [DESTDIR=...]                                        install kheaders-tree (README)
 #   make test | test-7.3 | test-arm64 | test-fresh | demo | bench | test-kernel | clean
 #
 # KDIR defaults to the running kernel's /lib/modules/$(uname -r)/build. Before Kbuild runs,
@@ -51,7 +52,7 @@ bindgen_mk := $(CURDIR)/target/kheaders/bindgen.mk
 rustc_want := $(shell sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $(autoconf) 2>/dev/null)
 rustc_have := $(shell $(RUSTC) --version 2>/dev/null)
 
-.PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src test test-7.3 demo bench test-kernel test-arm64 test-fresh print-llvm help
+.PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src tree_install test test-7.3 demo bench test-kernel test-arm64 test-fresh print-llvm help
 
 # dkms appends CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-<major> those plain names
 # would be another clang: pass on the suffixed ones.
@@ -89,6 +90,11 @@ pack: check-kdir
 bindgen-rules: check-kdir
 	@mkdir -p $(dir $(bindgen_mk))
 	@scripts/bindgen-rules $(srctree) >$(bindgen_mk).tmp && { cmp -s $(bindgen_mk).tmp $(bindgen_mk) && rm -f $(bindgen_mk).tmp || mv -f $(bindgen_mk).tmp $(bindgen_mk); }
+
+# kheaders-tree (also in every archive, at scripts/kheaders-tree): the archive as the running
+# kernel's /lib/modules/<release>/build.
+tree_install:
+	install -D -m 0755 src/pack/files/kheaders-tree $(DESTDIR)/usr/local/sbin/kheaders-tree
 
 # The tree to copy to /usr/src/kheaders-<version> for DKMS: builds with no network (a kernel
 # upgrade is often offline), from the crates vendored here. See scripts/dkms-src.

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The files kheaders adds to a full archive: `kheaders.txt` (what the kernel was built with,
 //! for people), `GNUmakefile` (the same for make: the kernel's compiler by default, a warning
-//! for another one, host programs rebuilt when they cannot run) and the rebuild script.
+//! for another one, host programs rebuilt when they cannot run), the rebuild script, and
+//! `kheaders-tree`, which installs the archive as the running kernel's build tree.
 
 use super::{Config, Data, Entry, Tree};
 
 /// The files, by name in the archive.
-pub fn files(tree: &Tree, cfg: &Config) -> [(String, Entry); 3] {
+pub fn files(tree: &Tree, cfg: &Config) -> [(String, Entry); 4] {
     let cc = tree.value("CONFIG_CC_VERSION_TEXT");
     let rustc = if cfg.rust {
         tree.value("CONFIG_RUSTC_VERSION_TEXT")
@@ -54,6 +55,12 @@ pub fn files(tree: &Tree, cfg: &Config) -> [(String, Entry); 3] {
             "scripts/kheaders-hostprogs",
             0o755,
             include_str!("files/kheaders-hostprogs").into(),
+        ),
+        // Makes the running kernel's /lib/modules/<release>/build from this archive (README).
+        file(
+            "scripts/kheaders-tree",
+            0o755,
+            include_str!("files/kheaders-tree").into(),
         ),
     ]
 }

@@ -6,7 +6,7 @@
 : "${KH_STAGE:?modules_install staging dir}"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 rel=$(uname -r)
-tree=$here/scripts/kheaders-tree
+tree=/usr/local/sbin/kheaders-tree
 dir=/usr/src/linux-kheaders-$rel
 cp -a /etc/dkms /run/kh-etc-dkms
 for d in "${KHEADERS_CACHE:-/root/.cache/kheaders}" /lib/modules /usr/src /var/lib/dkms /etc/dkms /tmp; do cover "$d"; done
@@ -14,6 +14,15 @@ cp -a /run/kh-etc-dkms/. /etc/dkms/
 cp -a "$KH_STAGE/lib/modules/$rel" /lib/modules/
 work=$(mktemp -d)
 state() { ls -la --time-style=+ "/lib/modules/$rel" /usr/src; }
+
+# A device has the module only: the tool comes out of the archive itself.
+the_tool_ships_in_the_archive() {
+    insmod "$KH_MODULE"
+    mkdir -p /usr/local/sbin
+    tar -xOf /proc/kheaders.tar.xz scripts/kheaders-tree >"$tree"; chmod 755 "$tree"
+    rmmod kheaders
+    cmp -s "$tree" "$here/src/pack/files/kheaders-tree" || fail "the archive's kheaders-tree is not ours"
+}
 
 refused_for_a_user_other_than_root() {
     local rc=0
@@ -96,6 +105,6 @@ planted_links_do_not_redirect_it() {
     rm "/tmp/kheaders-$rel"
 }
 
-run_tests refused_for_a_user_other_than_root installs_the_build_tree_and_modules_build_against_it \
+run_tests the_tool_ships_in_the_archive refused_for_a_user_other_than_root installs_the_build_tree_and_modules_build_against_it \
     idempotent third_party_dkms_package_installs_and_loads bcc_uses_the_tree_without_its_kheaders_fallback \
     remove_restores_the_previous_state never_clobbers_a_real_build_tree planted_links_do_not_redirect_it
