@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Host checks on the distro kernels (scripts/test builds them): that the trees are what we say
-# they are, and that kheaders derives bindgen's flags from them as the kernel does.
-#   KDIR: the GCC-built distro build tree; HEADERS: its headers package tree.
+# they are, that kheaders derives bindgen's flags from them as the kernel does, and DKMS as a
+# distribution machine runs it: the kernel's modules installed (upstream's kheaders.ko among
+# them), only the headers package at /lib/modules/<release>/build, `dkms autoinstall` with no
+# network, signing with a key the kernel trusts. DKMS runs in mount and network namespaces of
+# its own, with a tmpfs over /lib/modules, /usr/src, /var/lib/dkms and /etc/dkms: the host's
+# are never touched. What it installed is copied to OUT for the booted kernel (tests/vm/distro.sh).
+#   KDIR: the GCC-built distro build tree; HEADERS: its headers package tree; NORUST: a kernel
+#   without Rust; STAGE: the kernel's modules_install; DKMS_SRC: make dkms-src's tree.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
-KDIR=${KDIR:?} HEADERS=${HEADERS:?}
+KDIR=${KDIR:?} HEADERS=${HEADERS:?} NORUST=${NORUST:?} STAGE=${STAGE:?} DKMS_SRC=${DKMS_SRC:?} OUT=${OUT:?}
 src=$(readlink -f "$KDIR/source")
 fail() { echo "    $*" >&2; return 1; }
 run() { ( set -e; "$1" ); if [ $? = 0 ]; then echo "PASS host:$1"; else echo "FAIL host:$1"; fi; }
@@ -50,7 +56,80 @@ module_has_one_modinfo_section_with_gnu_ld() {
     done
 }
 
-run the_kernel_is_gcc_built_with_gcc_only_flags
-run module_has_one_modinfo_section_with_gnu_ld
-run the_headers_tree_is_a_headers_package
-run bindgen_copy_covers_the_trees_rules
+if [ -z "${KH_DISTRO_NS:-}" ]; then
+    run the_kernel_is_gcc_built_with_gcc_only_flags
+    run module_has_one_modinfo_section_with_gnu_ld
+    run the_headers_tree_is_a_headers_package
+    run bindgen_copy_covers_the_trees_rules
+    exec unshare -m -n --propagation private env KH_DISTRO_NS=1 "$0" "$@"
+fi
+
+# ---- DKMS, in its own namespaces ----
+rel=$(cat "$KDIR/include/config/kernel.release")
+norust=$(cat "$NORUST/include/config/kernel.release")
+ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$DKMS_SRC/dkms.conf")
+ours=/lib/modules/$rel/updates/dkms/kheaders.ko
+log=$(mktemp)
+cp -a /etc/dkms "$log.etc"
+for d in /lib/modules /usr/src /var/lib/dkms /etc/dkms; do mkdir -p "$d" && mount -t tmpfs none "$d"; done
+cp -a "$log.etc/." /etc/dkms/
+mkdir -p /etc/dkms/framework.conf.d
+printf 'mok_signing_key=%s\nmok_certificate=%s\n' "$KDIR/certs/signing_key.pem" "$KDIR/certs/signing_key.x509" \
+    >/etc/dkms/framework.conf.d/kheaders-test.conf
+cp -a "$STAGE/lib/modules/$rel" /lib/modules/
+rm -f "/lib/modules/$rel/build" "/lib/modules/$rel/source"
+ln -s "$HEADERS" "/lib/modules/$rel/build"
+mkdir -p "/lib/modules/$norust"; ln -s "$NORUST" "/lib/modules/$norust/build"
+cp -r "$DKMS_SRC" "/usr/src/kheaders-$ver"
+
+no_network_here() {
+    [ "$(ip -o link show | grep -vc ' lo:')" = 0 ] || fail "this namespace has a network interface"
+}
+
+dkms_autoinstall_builds_ours_offline_and_signs_it() {
+    dkms add "kheaders/$ver" >/dev/null
+    # What a kernel package's postinst runs.
+    dkms autoinstall -k "$rel" >"$log" 2>&1 \
+        || { tail -30 "$log" "/var/lib/dkms/kheaders/$ver/build/make.log" 2>/dev/null >&2; fail "dkms autoinstall failed"; }
+    local st; st=$(dkms status "kheaders/$ver" -k "$rel")
+    case $st in *": installed") ;; *) fail "dkms status: $st" ;; esac
+    [ -f "$ours" ] || fail "not installed at $ours"
+    [ "$(modinfo -F signer "$ours")" = "$(modinfo -F signer "/lib/modules/$rel/kernel/kernel/kheaders.ko")" ] \
+        || fail "not signed with the kernel's key: '$(modinfo -F signer "$ours")'"
+    echo "    $st; signer: $(modinfo -F signer "$ours")" >&2
+    rm -rf "$OUT"; mkdir -p "$OUT"; cp -a "/lib/modules/$rel" "$OUT/"; rm -f "$OUT/$rel/build" "$OUT/$rel/source"
+}
+
+depmod_puts_ours_before_upstreams() {
+    [ "$(modinfo -n kheaders -k "$rel")" = "$ours" ] || fail "modinfo -n kheaders: $(modinfo -n kheaders -k "$rel")"
+    [ "$(modinfo -F version kheaders -k "$rel")" = "$ver" ] || fail "version"
+    [ -f "/lib/modules/$rel/kernel/kernel/kheaders.ko" ] || fail "upstream's module is gone"
+    [ -z "$(modinfo -F version "/lib/modules/$rel/kernel/kernel/kheaders.ko")" ] || fail "upstream's has a version?"
+}
+
+autoinstall_skips_a_kernel_without_rust() {
+    ! grep -q '^CONFIG_RUST=y' "$NORUST/.config" || fail "the no-Rust kernel has Rust"
+    dkms autoinstall -k "$norust" >"$log" 2>&1 || { cat "$log" >&2; fail "dkms autoinstall exited non-zero"; }
+    ! dkms status "kheaders/$ver" -k "$norust" | grep -q "$norust" || fail "dkms built it for $norust"
+    # Asked for by hand, BUILD_EXCLUSIVE_CONFIG skips it (dkms's status 77), with no build.
+    local rc=0; dkms build "kheaders/$ver" -k "$norust" >"$log" 2>&1 || rc=$?
+    [ $rc = 77 ] || fail "dkms build for $norust exited $rc"
+}
+
+missing_rust_metadata_is_one_line_in_dkms_make_log() {
+    local k=$rel-normeta t; t=$(mktemp -d)
+    mkdir -p "/lib/modules/$k"
+    cp -as "$HEADERS/." "$t/"; rm -rf "$t/rust"
+    ln -s "$t" "/lib/modules/$k/build"
+    if dkms build "kheaders/$ver" -k "$k" >"$log" 2>&1; then fail "built without rust/*.rmeta"; fi
+    local mlog=/var/lib/dkms/kheaders/$ver/build/make.log
+    [ "$(grep -c 'kheaders: error:' "$mlog")" = 1 ] || { tail "$mlog" >&2; fail "not one error line in make.log"; }
+    grep -q 'kheaders: error: .* no rust/libkernel.rmeta' "$mlog" || { tail "$mlog" >&2; fail "not the missing-metadata line"; }
+    rm -rf "/lib/modules/$k" "$t"
+}
+
+run no_network_here
+run dkms_autoinstall_builds_ours_offline_and_signs_it
+run depmod_puts_ours_before_upstreams
+run autoinstall_skips_a_kernel_without_rust
+run missing_rust_metadata_is_one_line_in_dkms_make_log
