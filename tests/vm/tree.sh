@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# In-guest tests of scripts/kheaders-tree on a machine with no build tree: /lib/modules/<release>
-# holds only what `make modules_install` staged (kheaders among it), the kernel trees on the
-# host are hidden, and /usr/src, /var/lib/dkms, /etc/dkms and /tmp are tmpfs of the guest.
+# In-guest tests of kheaders-tree (src/pack/files/kheaders-tree; in the archive at
+# scripts/kheaders-tree) on a machine with no build tree: /lib/modules/<release> holds only
+# what `make modules_install` staged (kheaders among it), the kernel trees on the host are
+# hidden, and /usr/src, /var/lib/dkms, /etc/dkms and /tmp are tmpfs of the guest.
 . "$(dirname "$0")/lib.sh"
 : "${KH_STAGE:?modules_install staging dir}"
 here=$(cd "$(dirname "$0")/../.." && pwd)
