@@ -149,6 +149,13 @@ fn files(m: &BTreeMap<String, (char, u32, u64, Vec<u8>)>) -> Vec<&str> {
         .collect()
 }
 
+/// Asserts that every one of `names` is a member.
+fn has_all(m: &BTreeMap<String, (char, u32, u64, Vec<u8>)>, names: &[&str]) {
+    for name in names {
+        assert!(m.contains_key(*name), "{name} missing");
+    }
+}
+
 #[test]
 fn headers_only_is_upstreams_set() {
     let t = tempfile::tempdir().unwrap();
@@ -182,28 +189,29 @@ fn full_adds_what_an_external_module_build_reads() {
     let out = t.path().join("out");
     pack::pack(&config(&kdir, &out, Content::Full)).unwrap();
     let m = members(&out.join("kheaders.tar.xz"));
-    for want in [
-        "Makefile",
-        ".config",
-        "Module.symvers",
-        "include/config/auto.conf",
-        "include/config/kernel.release",
-        "include/generated/rustc_cfg",
-        "arch/x86/Makefile",
-        "arch/x86/Makefile.postlink",
-        "scripts/Makefile.build",
-        "scripts/Kbuild.include",
-        "scripts/module.lds",
-        "scripts/basic/fixdep",
-        "scripts/basic/fixdep.c",
-        "scripts/mod/modpost.c",
-        "scripts/mod/elfconfig.h",
-        "GNUmakefile",
-        "kheaders.txt",
-        "scripts/kheaders-hostprogs",
-    ] {
-        assert!(m.contains_key(want), "{want} missing");
-    }
+    has_all(
+        &m,
+        &[
+            "Makefile",
+            ".config",
+            "Module.symvers",
+            "include/config/auto.conf",
+            "include/config/kernel.release",
+            "include/generated/rustc_cfg",
+            "arch/x86/Makefile",
+            "arch/x86/Makefile.postlink",
+            "scripts/Makefile.build",
+            "scripts/Kbuild.include",
+            "scripts/module.lds",
+            "scripts/basic/fixdep",
+            "scripts/basic/fixdep.c",
+            "scripts/mod/modpost.c",
+            "scripts/mod/elfconfig.h",
+            "GNUmakefile",
+            "kheaders.txt",
+            "scripts/kheaders-hostprogs",
+        ],
+    );
     for unwanted in [
         "arch/x86/Kconfig",
         "arch/x86/kernel/setup.c",
@@ -289,17 +297,18 @@ fn a_headers_package_tree_packs() {
     let out = t.path().join("out");
     pack::pack(&config(&k, &out, Content::Full)).unwrap();
     let m = members(&out.join("kheaders.tar.xz"));
-    for want in [
-        "Makefile",
-        "Module.symvers",
-        "include/config/auto.conf",
-        "arch/x86/include/asm/page.h",
-        "scripts/basic/fixdep",
-        "scripts/basic/fixdep.c",
-        "GNUmakefile",
-    ] {
-        assert!(m.contains_key(want), "{want} missing");
-    }
+    has_all(
+        &m,
+        &[
+            "Makefile",
+            "Module.symvers",
+            "include/config/auto.conf",
+            "arch/x86/include/asm/page.h",
+            "scripts/basic/fixdep",
+            "scripts/basic/fixdep.c",
+            "GNUmakefile",
+        ],
+    );
     assert!(!m.contains_key(".config"));
     assert!(!m.keys().any(|k| k.starts_with("arch/arm64/")));
 }
