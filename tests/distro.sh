@@ -12,8 +12,8 @@ set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 KDIR=${KDIR:?} HEADERS=${HEADERS:?} NORUST=${NORUST:?} STAGE=${STAGE:?} DKMS_SRC=${DKMS_SRC:?} OUT=${OUT:?}
 src=$(readlink -f "$KDIR/source")
-fail() { echo "    $*" >&2; return 1; }
-run() { ( set -e; "$1" ); if [ $? = 0 ]; then echo "PASS host:$1"; else echo "FAIL host:$1"; fi; }
+. "$here/tests/lib.sh"
+KTAP_PLAN=9   # run_tests twice: before and in the namespaces
 skip_list() { # makefile: the words of its bindgen_skip_c_flags
     sed -n '/^bindgen_skip_c_flags :=/,/[^\\]$/p' "$1" | sed 's/^bindgen_skip_c_flags :=//; s/\\$//' | tr -s ' \t' '\n' | sed '/^$/d' | sort -u
 }
@@ -46,22 +46,16 @@ bindgen_copy_covers_the_trees_rules() {
         || fail "the headers package build did not use the copy"
 }
 
-# GNU ld keeps .modinfo sections of different flags apart; the kernel reads only the first.
 module_has_one_modinfo_section_with_gnu_ld() {
-    local ko
-    for ko in "$here/target/variant-distro/kheaders.ko" "$here/target/variant-distro-headers/kheaders.ko"; do
-        [ "$(readelf -SW "$ko" | grep -c ' \.modinfo ')" = 1 ] || fail "$ko: $(readelf -SW "$ko" | grep -c ' \.modinfo ') .modinfo sections"
-        [ "$(modinfo -F license "$ko")" = GPL ] && [ -n "$(modinfo -F vermagic "$ko")" ] && [ -n "$(modinfo -F version "$ko")" ] \
-            || fail "$ko: modinfo lacks license, vermagic or version"
-    done
+    one_modinfo_section "$here/target/variant-distro/kheaders.ko"
+    one_modinfo_section "$here/target/variant-distro-headers/kheaders.ko"
 }
 
 if [ -z "${KH_DISTRO_NS:-}" ]; then
-    run the_kernel_is_gcc_built_with_gcc_only_flags
-    run module_has_one_modinfo_section_with_gnu_ld
-    run the_headers_tree_is_a_headers_package
-    run bindgen_copy_covers_the_trees_rules
-    exec unshare -m -n --propagation private env KH_DISTRO_NS=1 "$0" "$@"
+    run_tests the_kernel_is_gcc_built_with_gcc_only_flags module_has_one_modinfo_section_with_gnu_ld \
+        the_headers_tree_is_a_headers_package bindgen_copy_covers_the_trees_rules
+    exec unshare -m -n --propagation private env KH_DISTRO_NS=1 KTAP_TESTNO="$KTAP_TESTNO" KTAP_CNT_PASS="$KTAP_CNT_PASS" \
+        KTAP_CNT_FAIL="$KTAP_CNT_FAIL" KTAP_CNT_SKIP="$KTAP_CNT_SKIP" "$0" "$@"
 fi
 
 # ---- DKMS, in its own namespaces ----
@@ -96,7 +90,7 @@ dkms_autoinstall_builds_ours_offline_and_signs_it() {
     [ -f "$ours" ] || fail "not installed at $ours"
     [ "$(modinfo -F signer "$ours")" = "$(modinfo -F signer "/lib/modules/$rel/kernel/kernel/kheaders.ko")" ] \
         || fail "not signed with the kernel's key: '$(modinfo -F signer "$ours")'"
-    echo "    $st; signer: $(modinfo -F signer "$ours")" >&2
+    echo "# $st; signer: $(modinfo -F signer "$ours")" >&2
     rm -rf "$OUT"; mkdir -p "$OUT"; cp -a "/lib/modules/$rel" "$OUT/"; rm -f "$OUT/$rel/build" "$OUT/$rel/source"
 }
 
@@ -128,8 +122,5 @@ missing_rust_metadata_is_one_line_in_dkms_make_log() {
     rm -rf "/lib/modules/$k" "$t"
 }
 
-run no_network_here
-run dkms_autoinstall_builds_ours_offline_and_signs_it
-run depmod_puts_ours_before_upstreams
-run autoinstall_skips_a_kernel_without_rust
-run missing_rust_metadata_is_one_line_in_dkms_make_log
+run_tests no_network_here dkms_autoinstall_builds_ours_offline_and_signs_it depmod_puts_ours_before_upstreams \
+    autoinstall_skips_a_kernel_without_rust missing_rust_metadata_is_one_line_in_dkms_make_log

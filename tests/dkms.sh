@@ -6,20 +6,16 @@
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 KDIR=${KDIR:?}
-command -v dkms >/dev/null || { echo "SKIP host:dkms: dkms is not installed (scripts/setup installs it)"; exit 0; }
-
-if [ -z "${KH_DKMS_NS:-}" ]; then
-    (cd "$here" && make -s dkms-src >/dev/null) || { echo "FAIL host:dkms_builds_and_installs_for_the_test_kernel"; echo "    make dkms-src failed" >&2; exit 0; }
-    exec unshare -m --propagation private env KH_DKMS_NS=1 "$0" "$@"
-fi
-for d in /lib/modules /usr/src /var/lib/dkms /etc/dkms; do mkdir -p "$d" && mount -t tmpfs none "$d"; done
-fail() { echo "    $*" >&2; return 1; }
-run() { ( set -e; "$1" ); if [ $? = 0 ]; then echo "PASS host:$1"; else echo "FAIL host:$1"; fi; }
+. "$here/tests/lib.sh"
+[ -n "${KH_DKMS_NS:-}" ] || exec unshare -m --propagation private env KH_DKMS_NS=1 "$0" "$@"
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$here/dkms.conf")
 rel=$(cat "$KDIR/include/config/kernel.release")
 log=$(mktemp)
 
 dkms_builds_and_installs_for_the_test_kernel() {
+    need dkms   # scripts/setup installs it
+    (cd "$here" && make -s dkms-src >/dev/null) || fail "make dkms-src failed"
+    for d in /lib/modules /usr/src /var/lib/dkms /etc/dkms; do mkdir -p "$d" && mount -t tmpfs none "$d"; done
     mkdir -p "/lib/modules/$rel" && ln -s "$KDIR" "/lib/modules/$rel/build"
     cp -r "$here/target/dkms/kheaders-$ver" /usr/src/
     dkms add "kheaders/$ver" >/dev/null
@@ -31,4 +27,4 @@ dkms_builds_and_installs_for_the_test_kernel() {
     case $(dkms status "kheaders/$ver" -k "$rel") in *": installed") ;; *) fail "dkms status: $(dkms status)" ;; esac
 }
 
-run dkms_builds_and_installs_for_the_test_kernel
+run_tests dkms_builds_and_installs_for_the_test_kernel

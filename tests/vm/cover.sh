@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the guest scripts: `cover DIR` mounts an empty tmpfs over DIR (to hide the kernel
 # trees, or to get a real /tmp), but keeps visible what the run needs from under DIR: the
 # repository, the module, the archive and the modules_install staging directory may live there

@@ -5,6 +5,7 @@
 # updates/dkms, signed; the build trees are hidden.
 #   KH_INSTALLED that /lib/modules/<release>;  KH_KDIR the kernel's build tree (its signing key)
 #   KH_IKHEADERS upstream's kheaders code as a module of another name (tests/modules/ikheaders)
+# shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 rel=$(uname -r)

@@ -2,6 +2,7 @@
 # In-guest eBPF tests: BPF programs compiled against the kernel's headers from kheaders alone.
 # /lib/modules/<release> is replaced by what `make modules_install` staged, which has no
 # `build` link, and the kernel trees are hidden, so bcc cannot find headers anywhere else.
+# shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 : "${KH_STAGE:?modules_install staging dir}"
 rel=$(uname -r)
@@ -10,7 +11,8 @@ cover "${KHEADERS_CACHE:-/root/.cache/kheaders}"
 # vng gives /tmp as an overlay, where bcc's rename of its extraction directory fails (EXDEV).
 cover /tmp
 work=$(mktemp -d)
-srcarch=x86
+autoconf=$(tar -xJOf "$KH_BLOB" include/config/auto.conf)
+arch=$(srcarch <<<"$autoconf")
 
 bpf_program_compiles_by_hand() {
     insmod "$KH_MODULE"; mkdir -p "$work/h"; tar -xf /proc/kheaders.tar.xz -C "$work/h"; rmmod kheaders
@@ -27,7 +29,7 @@ int count_opens(struct pt_regs *ctx)
 }
 char _license[] __attribute__((section("license"), used)) = "GPL";
 C
-    local h=$work/h a=arch/$srcarch
+    local h=$work/h a=arch/$arch
     # As the kernel's samples/bpf: clang parses for the host target, llc emits BPF.
     clang -nostdinc -isystem "$(clang -print-file-name=include)" -O2 -emit-llvm -c "$work/prog.c" -o - \
         -I$h/$a/include -I$h/$a/include/generated -I$h/include -I$h/$a/include/uapi \
@@ -73,7 +75,7 @@ PY
 
 # The C dialect the kernel's headers are written in: 7.x includes tagged structs anonymously
 # (CONFIG_CC_MS_EXTENSIONS, e.g. -fms-extensions), which a BPF compile must be told as well.
-ms=$(tar -xJOf "$KH_BLOB" include/config/auto.conf | sed -n 's/^CONFIG_CC_MS_EXTENSIONS=//p')
+ms=$(sed -n 's/^CONFIG_CC_MS_EXTENSIONS=//p' <<<"$autoconf")
 dialect=${ms:+$ms -Wno-microsoft-anon-tag}
 export KH_BCC_CFLAGS=$dialect
 

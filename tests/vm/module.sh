@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # In-guest tests of kheaders.ko itself: files, bytes, seeking, refusals, concurrency, unloading.
+# shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 files_appear_with_mode_size_and_owner() {
@@ -43,6 +44,7 @@ dd_block_sizes_and_skips() {
 }
 
 pread_seek_and_past_the_end() {
+    need python3
     load
     python3 - "$KH_BLOB" <<'PY'
 import errno, os, random, sys
@@ -76,6 +78,7 @@ PY
 }
 
 write_mmap_ioctl_refused_for_root() {
+    need python3
     load
     python3 <<'PY'
 import errno, fcntl, mmap, os, termios
@@ -114,7 +117,7 @@ sixteen_parallel_readers() {
     local i pids=()
     for i in $(seq 16); do
         f=/proc/kheaders.tar.xz; [ $((i % 4)) = 0 ] && f=/sys/kernel/kheaders.tar.xz
-        ( for r in 1 2 3 4 5; do sha256sum <$f | cut -d' ' -f1; done >"$KH_OUT/par.$i" ) & pids+=($!)
+        ( for _ in 1 2 3 4 5; do sha256sum <$f | cut -d' ' -f1; done >"$KH_OUT/par.$i" ) & pids+=($!)
     done
     wait "${pids[@]}"
     want_eq "$(cat "$KH_OUT"/par.* | sort -u)" "$blob_sha" "16 readers x 5 reads"
@@ -131,6 +134,7 @@ hundred_load_unload_cycles() {
 }
 
 rmmod_while_open_and_reading() {
+    need python3
     load
     # Readers hold both files open, one of them mid-read in a loop, while the module goes away.
     python3 - <<'PY' &

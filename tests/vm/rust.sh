@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # In-guest test of a Rust external module built from the archive alone. Needs a kheaders.ko
 # packed with the Rust metadata (KHEADERS_RUST=1): scripts/test builds one in target/variant-rust.
+# shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 export PATH="$HOME/.cargo/bin:$PATH"   # the host's rustc (the one the kernel was built with)

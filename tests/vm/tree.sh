@@ -3,6 +3,7 @@
 # scripts/kheaders-tree) on a machine with no build tree: /lib/modules/<release> holds only
 # what `make modules_install` staged (kheaders among it), the kernel trees on the host are
 # hidden, and /usr/src, /var/lib/dkms, /etc/dkms and /tmp are tmpfs of the guest.
+# shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 : "${KH_STAGE:?modules_install staging dir}"
 here=$(cd "$(dirname "$0")/../.." && pwd)

@@ -1,0 +1,126 @@
+# shellcheck shell=bash
+# The harness's one shell library, sourced (bash) by scripts/ and by the suites in tests/, in
+# the guests too (they see this tree read-only at the same path). It prints KTAP as the kernel's
+# tools/testing/selftests/kselftest/ktap_helpers.sh does, and holds what several scripts need.
+#
+# Settings a user gives are KHEADERS_* (README, Testing). Internal variables, set by scripts/test
+# for the suites (scripts/vm-run passes KH_* and KHEADERS_* on into the guest): KH_SUITE the
+# prefix of the suite's test names (vm, vm-debug, host...); KH_MODULE kheaders.ko; KH_BLOB the
+# archive it carries; KH_KDIR its kernel build tree; KH_OUT a writable scratch directory (set by
+# vm-run); KH_STAGE what `make modules_install` staged; KH_INSTALLED, KH_IKHEADERS (distro suite).
+
+KH_SUITE=${KH_SUITE:-host}
+
+# --- KTAP ------------------------------------------------------------------------------------
+KTAP_TESTNO=${KTAP_TESTNO:-1} KTAP_CNT_PASS=${KTAP_CNT_PASS:-0} KTAP_CNT_FAIL=${KTAP_CNT_FAIL:-0}
+KTAP_CNT_SKIP=${KTAP_CNT_SKIP:-0} KTAP_FAILED=()
+ktap_print_header() { echo "TAP version 13"; }
+ktap_set_plan() { echo "1..$1"; }
+ktap_print_msg() { echo "# $*"; }
+__ktap_test() { echo "$1 $KTAP_TESTNO $2${3:+ # $3}"; KTAP_TESTNO=$((KTAP_TESTNO + 1)); }
+ktap_test_pass() { # name [diagnostic]
+    [ -z "${2:-}" ] || ktap_print_msg "$2"
+    __ktap_test ok "$1"; KTAP_CNT_PASS=$((KTAP_CNT_PASS + 1))
+}
+ktap_test_fail() { # name [diagnostic]
+    [ -z "${2:-}" ] || ktap_print_msg "$2"
+    __ktap_test "not ok" "$1"; KTAP_CNT_FAIL=$((KTAP_CNT_FAIL + 1)); KTAP_FAILED+=("$1")
+}
+ktap_test_skip() { __ktap_test ok "$1" "SKIP${2:+ $2}"; KTAP_CNT_SKIP=$((KTAP_CNT_SKIP + 1)); }
+ktap_test_result() { # name command...: pass if the command succeeds
+    local name=$1; shift
+    if "$@"; then ktap_test_pass "$name"; else ktap_test_fail "$name"; fi
+}
+ktap_print_totals() {
+    echo "# Totals: pass:$KTAP_CNT_PASS fail:$KTAP_CNT_FAIL xfail:0 xpass:0 skip:$KTAP_CNT_SKIP error:0"
+}
+# The closing line of a runner (scripts/test, test-arm64, test-fresh), which CI parses; a
+# trailing plan (the count is known only now), the totals; exits 1 on any failure.
+ktap_finished() {
+    ktap_set_plan $((KTAP_TESTNO - 1)); ktap_print_totals
+    [ ${#KTAP_FAILED[@]} = 0 ] || ktap_print_msg "failed: ${KTAP_FAILED[*]}"
+    echo "$KTAP_CNT_PASS passed, $KTAP_CNT_FAIL failed$([ "$KTAP_CNT_SKIP" = 0 ] || echo ", $KTAP_CNT_SKIP skipped")"
+    [ "$KTAP_CNT_FAIL" = 0 ]; exit
+}
+
+# A runner's view of its suites' KTAP (one stream or several) on stdin: each result counted and
+# printed again, numbered in the runner's stream; diagnostics and any other output passed on as
+# diagnostics. A suite that stops before its plan is one failure more. (`suite | ktap_tally`
+# counts in this shell, not in a pipeline's subshell: lastpipe.)
+shopt -s lastpipe
+ktap_tally() { # suite-name
+    local line rest plan=0 plans=0 totals=0 n=0
+    while IFS= read -r line; do
+        case $line in
+        "TAP version "*) ;;
+        1..[0-9]*) plan=$((plan + ${line#1..})); plans=$((plans + 1)) ;;
+        "ok "*" # SKIP"*) rest=${line#ok * }; n=$((n + 1)); ktap_test_skip "${rest%% # SKIP*}" "$(rest=${rest#* # SKIP}; echo "${rest# }")" ;;
+        "ok "*) n=$((n + 1)); ktap_test_pass "${line#ok * }" ;;
+        "not ok "*) n=$((n + 1)); ktap_test_fail "${line#not ok * }" ;;
+        "# Totals:"*) totals=$((totals + 1)) ;;
+        "#"*) echo "$line" ;;
+        *) echo "# $line" ;;
+        esac
+    done
+    [ "$plans" = 0 ] || [ "$totals" != "$plans" ] || [ "$n" != "$plan" ] || return 0
+    ktap_test_fail "$1:ran-to-the-end" "stopped after $n of $plan tests"
+}
+
+# --- suites: each test a function ------------------------------------------------------------
+# A test fails on the first failing command (set -e) or `fail`; `skip REASON` skips it. Names
+# are <suite>:<function>, the suite from KH_SUITE. The plan is the functions given, or
+# KTAP_PLAN when a suite calls run_tests more than once (tests/distro.sh); the totals follow
+# the last test of the plan. Returns 1 if a test failed.
+fail() { echo "# $*" >&2; return 1; }
+skip() { echo "$*" >"$kh_skip_reason"; exit 4; }   # 4: kselftest's KSFT_SKIP
+run_tests() { # function...
+    local t rc failed=0 kh_skip_reason
+    kh_skip_reason=$(mktemp)
+    [ "$KTAP_TESTNO" != 1 ] || { ktap_print_header; ktap_set_plan "${KTAP_PLAN:-$#}"; }
+    for t in "$@"; do
+        [ "$(type -t before_each)" != function ] || before_each
+        # Not in an `if`: bash ignores `set -e` inside a condition, even in a subshell.
+        ( set -e; "$t" )
+        rc=$?
+        if [ $rc = 0 ]; then ktap_test_pass "$KH_SUITE:$t"
+        elif [ $rc = 4 ] && [ -s "$kh_skip_reason" ]; then ktap_test_skip "$KH_SUITE:$t" "$(cat "$kh_skip_reason")"; : >"$kh_skip_reason"
+        else ktap_test_fail "$KH_SUITE:$t"; failed=1; fi
+    done
+    rm -f "$kh_skip_reason"
+    [ $((KTAP_TESTNO - 1)) != "${KTAP_PLAN:-$#}" ] || ktap_print_totals
+    return $failed
+}
+need() { local c; for c; do command -v "$c" >/dev/null || skip "no $c here"; done; }   # command...
+want_eq() { [ "$1" = "$2" ] || fail "expected '$2', got '$1'${3:+ ($3)}"; }
+
+# --- what several scripts check --------------------------------------------------------------
+# A kernel log line that fails a run: vm-run, test-arm64 (the console) and its guest (dmesg).
+kernel_complaint='BUG:|WARNING:|Oops|KASAN:|UBSAN:|Kernel panic|general protection fault|Unable to handle kernel|possible recursive locking|circular locking dependency|suspicious RCU usage|unreferenced object'
+kernel_complaints() { grep -E -h "$kernel_complaint" "$@" | grep -v 'kheaders-test-ignore'; }   # file...: the lines
+
+# SRCARCH from a kernel config on stdin: `# Linux/x86_64 6.12.117 Kernel Configuration` -> x86,
+# as src/pack/tree.rs and the kernel's top Makefile map it (.config and auto.conf both have it).
+srcarch() {
+    sed -n 's|^# Linux/\([^ ]*\) .*|\1|p' | head -1 \
+        | sed 's/^\(x86_64\|i386\)$/x86/; s/^sparc\(32\|64\)$/sparc/; s/^sh64$/sh/; s/^parisc64$/parisc/'
+}
+
+# Free memory with the page cache dropped (the demo and bench print it; it moves by megabytes).
+avail() { sync; echo 3 >/proc/sys/vm/drop_caches; awk '/MemAvailable/ {print $2}' /proc/meminfo; }
+
+# The sources a build of the module needs, copied to DIR (builds for other kernels or options
+# go in copies, so that the checkout's own build stays as it is).
+copy_sources() { # dir
+    mkdir -p "$1"
+    (cd "$(dirname "${BASH_SOURCE[0]}")/.." && git ls-files -z Cargo.toml Cargo.lock Kbuild Makefile build.rs src \
+        scripts/bindgen-rules scripts/bindgen-flags.mk | xargs -0 cp -p --parents -t "$1")
+}
+
+# The kernel reads a module's first .modinfo section only: all records must be in one (GNU ld
+# keeps sections of different flags apart).
+one_modinfo_section() { # module.ko
+    local n; n=$(readelf -SW "$1" | grep -c ' \.modinfo ')
+    [ "$n" = 1 ] || fail "$1: $n .modinfo sections"
+    [ "$(modinfo -F license "$1")" = GPL ] || fail "$1: license '$(modinfo -F license "$1")'"
+    [ -n "$(modinfo -F vermagic "$1")" ] && [ -n "$(modinfo -F version "$1")" ] || fail "$1: modinfo lacks vermagic or version"
+}
