@@ -18,22 +18,15 @@ ktap_print_header() { echo "TAP version 13"; }
 ktap_set_plan() { echo "1..$1"; }
 ktap_print_msg() { echo "# $*"; }
 __ktap_test() { echo "$1 $KTAP_TESTNO $2${3:+ # $3}"; KTAP_TESTNO=$((KTAP_TESTNO + 1)); }
-ktap_test_pass() { # name [diagnostic]
-    [ -z "${2:-}" ] || ktap_print_msg "$2"
-    __ktap_test ok "$1"; KTAP_CNT_PASS=$((KTAP_CNT_PASS + 1))
-}
-ktap_test_fail() { # name [diagnostic]
+# name [diagnostic, printed before the result]; a skip's reason goes after `# SKIP`.
+ktap_test_pass() { [ -z "${2:-}" ] || ktap_print_msg "$2"; __ktap_test ok "$1"; KTAP_CNT_PASS=$((KTAP_CNT_PASS + 1)); }
+ktap_test_fail() {
     [ -z "${2:-}" ] || ktap_print_msg "$2"
     __ktap_test "not ok" "$1"; KTAP_CNT_FAIL=$((KTAP_CNT_FAIL + 1)); KTAP_FAILED+=("$1")
 }
 ktap_test_skip() { __ktap_test ok "$1" "SKIP${2:+ $2}"; KTAP_CNT_SKIP=$((KTAP_CNT_SKIP + 1)); }
-ktap_test_result() { # name command...: pass if the command succeeds
-    local name=$1; shift
-    if "$@"; then ktap_test_pass "$name"; else ktap_test_fail "$name"; fi
-}
-ktap_print_totals() {
-    echo "# Totals: pass:$KTAP_CNT_PASS fail:$KTAP_CNT_FAIL xfail:0 xpass:0 skip:$KTAP_CNT_SKIP error:0"
-}
+ktap_test_result() { if "${@:2}"; then ktap_test_pass "$1"; else ktap_test_fail "$1"; fi; }   # name command...
+ktap_print_totals() { echo "# Totals: pass:$KTAP_CNT_PASS fail:$KTAP_CNT_FAIL xfail:0 xpass:0 skip:$KTAP_CNT_SKIP error:0"; }
 # The closing line of a runner (scripts/test, test-arm64, test-fresh), which CI parses; a
 # trailing plan (the count is known only now), the totals; exits 1 on any failure.
 ktap_finished() {

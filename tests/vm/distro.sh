@@ -7,8 +7,6 @@
 #   KH_IKHEADERS upstream's kheaders code as a module of another name (tests/modules/ikheaders)
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
-here=$(cd "$(dirname "$0")/../.." && pwd)
-rel=$(uname -r)
 cp -r "$KH_KDIR/certs" /run/kh-certs    # the kernel's key (a distribution's enrolled MOK key), before the trees go
 cover "${KHEADERS_CACHE:-/root/.cache/kheaders}"
 cover /lib/modules
@@ -50,9 +48,7 @@ seed_commands_build_a_c_module_from_the_headers_package_archive() {
     make -C "$work/headers" M="$work/hello" modules >"$work/hello.log" 2>&1 || { tail -30 "$work/hello.log" >&2; fail "make failed"; }
     ! grep -q 'kheaders: this kernel was built by' "$work/hello.log" || fail "compiler warning with the kernel's own gcc"
     sign "$work/hello/hello.ko"   # with the archive's own sign-file
-    insmod "$work/hello/hello.ko"
-    dmesg | grep -q 'hello from a module built against kheaders' || fail "no init message"
-    rmmod hello
+    hello_loads "$work/hello/hello.ko"
 }
 
 upstreams_module_loaded_refuses_ours_in_one_line() {

@@ -5,7 +5,6 @@
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 : "${KH_STAGE:?modules_install staging dir}"
-rel=$(uname -r)
 rm -f "/lib/modules/$rel"; ln -s "$KH_STAGE/lib/modules/$rel" "/lib/modules/$rel"
 cover "${KHEADERS_CACHE:-/root/.cache/kheaders}"
 # vng gives /tmp as an overlay, where bcc's rename of its extraction directory fails (EXDEV).
@@ -15,7 +14,7 @@ autoconf=$(tar -xJOf "$KH_BLOB" include/config/auto.conf)
 arch=$(srcarch <<<"$autoconf")
 
 bpf_program_compiles_by_hand() {
-    insmod "$KH_MODULE"; mkdir -p "$work/h"; tar -xf /proc/kheaders.tar.xz -C "$work/h"; rmmod kheaders
+    extract "$work/h"
     cat >"$work/prog.c" <<'C'
 #include <linux/sched.h>
 #include <linux/fs.h>

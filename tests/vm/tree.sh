@@ -6,8 +6,6 @@
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 : "${KH_STAGE:?modules_install staging dir}"
-here=$(cd "$(dirname "$0")/../.." && pwd)
-rel=$(uname -r)
 tree=/usr/local/sbin/kheaders-tree
 dir=/usr/src/linux-kheaders-$rel
 cp -a /etc/dkms /run/kh-etc-dkms
@@ -43,7 +41,7 @@ installs_the_build_tree_and_modules_build_against_it() {
     want_eq "$(stat -c '%U %a' "$dir")" "root 755"
     cp -r "$here/tests/modules/hello" "$work/hello"
     make -C "/lib/modules/$rel/build" M="$work/hello" modules >"$work/hello.log" 2>&1 || { tail -20 "$work/hello.log" >&2; fail "make failed"; }
-    insmod "$work/hello/hello.ko" && rmmod hello
+    hello_loads "$work/hello/hello.ko"
 }
 
 idempotent() {

@@ -5,8 +5,6 @@
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 : "${KH_STAGE:?modules_install staging dir}"
-here=$(cd "$(dirname "$0")/../.." && pwd)
-rel=$(uname -r)
 # modprobe finds what `make modules_install INSTALL_MOD_PATH=$KH_STAGE` installed.
 rm -f "/lib/modules/$rel"; ln -s "$KH_STAGE/lib/modules/$rel" "/lib/modules/$rel"
 cover "${KHEADERS_CACHE:-/root/.cache/kheaders}"   # no kernel tree but the archive's
@@ -37,9 +35,7 @@ build_module_from_archive() { # module-dir-name
 
 seed_commands_build_a_c_module() {
     build_module_from_archive hello
-    insmod "$work/hello/hello.ko"
-    dmesg | grep -q 'hello from a module built against kheaders' || fail "no init message"
-    rmmod hello
+    hello_loads "$work/hello/hello.ko"
 }
 
 less_trivial_module_runs() {
@@ -54,7 +50,7 @@ host_programs_rebuilt_when_they_cannot_run() {
     # for the build machine and cannot run. Make them so (an arm64 ELF header), then build as
     # usual: GNUmakefile notices and rebuilds them from the archive's sources.
     cp -r "$here/tests/modules/hello" "$work/hello2"
-    modprobe kheaders; mkdir -p "$work/h2"; tar -xf /proc/kheaders.tar.xz -C "$work/h2"; rmmod kheaders
+    extract "$work/h2"
     local p
     for p in scripts/basic/fixdep scripts/mod/modpost; do
         printf '\177ELF\2\1\1\0\0\0\0\0\0\0\0\0\2\0\267\0\1\0\0\0' >"$work/h2/$p"
@@ -65,14 +61,14 @@ host_programs_rebuilt_when_they_cannot_run() {
     grep -q 'kheaders: rebuilding the host programs' "$work/h2.log" || fail "no rebuild announced"
     local rc=0; "$work/h2/scripts/basic/fixdep" 2>/dev/null || rc=$?
     [ $rc = 1 ] || fail "the rebuilt fixdep does not run (status $rc; 1 is its usage message)"
-    insmod "$work/hello2/hello.ko" && rmmod hello
+    hello_loads "$work/hello2/hello.ko"
 }
 
 # GNUmakefile's warning (src/pack/files/GNUmakefile), before the kernel's Makefile runs; the
 # builds above, with the kernel's own compiler, have none (build_module_from_archive).
 compiler_mismatch_warns() {
     cp -r "$here/tests/modules/hello" "$work/hello3"
-    modprobe kheaders; mkdir -p "$work/h3"; tar -xf /proc/kheaders.tar.xz -C "$work/h3"; rmmod kheaders
+    extract "$work/h3"
     make -C "$work/h3" M="$work/hello3" CC=gcc LLVM= modules >"$work/h3.log" 2>&1 || true
     grep -q 'kheaders: this kernel was built by ".*clang.*", but "gcc" is "gcc .*": build with the kernel.s compiler' "$work/h3.log" \
         || { tail -20 "$work/h3.log" >&2; fail "no warning of ours"; }
