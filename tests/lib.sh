@@ -9,7 +9,7 @@
 # archive it carries; KH_KDIR its kernel build tree; KH_OUT a writable scratch directory (set by
 # vm-run); KH_STAGE what `make modules_install` staged; KH_INSTALLED, KH_IKHEADERS (distro suite).
 
-KH_SUITE=${KH_SUITE:-host}
+: "${KH_SUITE:=host}"
 
 # --- KTAP ------------------------------------------------------------------------------------
 KTAP_TESTNO=${KTAP_TESTNO:-1} KTAP_CNT_PASS=${KTAP_CNT_PASS:-0} KTAP_CNT_FAIL=${KTAP_CNT_FAIL:-0}
