@@ -3,11 +3,12 @@
 # the guests too (they see this tree read-only at the same path). It prints KTAP as the kernel's
 # tools/testing/selftests/kselftest/ktap_helpers.sh does, and holds what several scripts need.
 #
-# Settings a user gives are KHEADERS_* (README, Testing). Internal variables, set by scripts/test
+# Settings a user gives are KHEADERS_* (README, Testing). KH_* are internal, set by the scripts
 # for the suites (scripts/vm-run passes KH_* and KHEADERS_* on into the guest): KH_SUITE the
 # prefix of the suite's test names (vm, vm-debug, host...); KH_MODULE kheaders.ko; KH_BLOB the
 # archive it carries; KH_KDIR its kernel build tree; KH_OUT a writable scratch directory (set by
-# vm-run); KH_STAGE what `make modules_install` staged; KH_INSTALLED, KH_IKHEADERS (distro suite).
+# vm-run); KH_STAGE what `make modules_install` staged; KH_INSTALLED, KH_IKHEADERS (distro suite);
+# KH_UPSTREAM_KO, KH_UPSTREAM_BLOB (bench); KH_DKMS_NS, KH_DISTRO_NS (a suite in its namespaces).
 
 : "${KH_SUITE:=host}"
 
