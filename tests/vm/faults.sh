@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# In-guest, on the debug kernel (KASAN, kmemleak, lockdep, CONFIG_FAULT_INJECTION): every fault
+# site of loading kheaders.ko made to fail in turn (/proc/<pid>/fail-nth, see
+# tests/vm/fail_nth.py), for each proc=/sysfs= combination; the same while reading the files.
+# Each failed load returns an error and leaves no file, no module and no leak (kmemleak); the
+# next plain load serves the archive. Both of our init's failure paths (proc_create,
+# sysfs_create_bin_file) must have been reached.
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/lib.sh"
+suite_dir=$(dirname "$0")
+dbg=/sys/kernel/debug
+
+# fail-nth counts every call to a fault site, whatever the sites' own filters say, except that
+# failslab and fail_page_alloc first skip what they ignore: by default sleeping allocations
+# (GFP_KERNEL: nearly all of ours), order-0 pages and highmem pages (vmalloc's). Count them all.
+setup_fault_sites() {
+    mountpoint -q $dbg || mount -t debugfs none $dbg
+    [ -e /proc/self/fail-nth ] || fail "no /proc/self/fail-nth: kernel without CONFIG_FAULT_INJECTION"
+    echo N >$dbg/failslab/ignore-gfp-wait
+    echo N >$dbg/fail_page_alloc/ignore-gfp-wait
+    echo N >$dbg/fail_page_alloc/ignore-gfp-highmem
+    echo 0 >$dbg/fail_page_alloc/min-order
+    # Outside fail-nth nothing fails (probability 0, the default); one line per injected fault.
+    local d
+    for d in failslab fail_page_alloc fail_usercopy; do
+        want_eq "$(cat $dbg/$d/probability)" 0 "$d probability"
+        echo 1 >$dbg/$d/verbose
+    done
+}
+
+# fail_nth.py load with PARAMS; our init's error lines it produced are counted into $KH_OUT.
+fail_every_site_of_load() {
+    local params=$1 tag=$2 mark
+    setup_fault_sites
+    mark="kheaders-faults: load $tag start"
+    echo "$mark" >/dev/kmsg
+    python3 "$suite_dir/fail_nth.py" load "$KH_MODULE" "$KH_BLOB" "$params" >"$KH_OUT/faults-$tag.log" \
+        || { grep FAULTS: "$KH_OUT/faults-$tag.log" | head -20 >&2; fail "fault injection into load ($params)"; }
+    grep -h '^points' "$KH_OUT/faults-$tag.log"
+    dmesg | sed -n "/$mark/,\$p" >"$KH_OUT/dmesg-$tag"
+    local procs syss
+    procs=$(grep -c 'kheaders: cannot create /proc/kheaders.tar.xz' "$KH_OUT/dmesg-$tag")
+    syss=$(grep -c 'kheaders: cannot create /sys/kernel/kheaders.tar.xz' "$KH_OUT/dmesg-$tag")
+    echo "params \"$params\": $procs loads failed in proc_create, $syss in sysfs_create_bin_file"
+    echo "$procs $syss" >"$KH_OUT/paths-$tag"
+    ! grep -E 'WARNING:|BUG:|Oops|KASAN:|UBSAN:|lockdep|refcount_t' "$KH_OUT/dmesg-$tag" >&2 \
+        || fail "the kernel complained during fault injection ($params)"
+    ! loaded || fail "module left loaded"
+    [ ! -e /proc/kheaders.tar.xz ] && [ ! -e /sys/kernel/kheaders.tar.xz ] || fail "file left behind"
+    # And the next plain load works.
+    local f args
+    read -ra args <<<"$params"
+    load "${args[@]}"
+    for f in /proc/kheaders.tar.xz /sys/kernel/kheaders.tar.xz; do
+        [ ! -e $f ] || want_eq "$(sha256sum <$f)" "$blob_sha  -" "$f after the faults"
+    done
+    unload
+}
+
+faults_in_load_proc1_sysfs1() { fail_every_site_of_load "" both; }
+faults_in_load_proc1_sysfs0() { fail_every_site_of_load "proc=1 sysfs=0" proc-only; }
+faults_in_load_proc0_sysfs1() { fail_every_site_of_load "proc=0 sysfs=1" sysfs-only; }
+
+both_init_failure_paths_were_reached() {
+    local procs=0 syss=0 p s t
+    for t in both proc-only sysfs-only; do
+        [ -f "$KH_OUT/paths-$t" ] || fail "no result from the $t run"
+        read -r p s <"$KH_OUT/paths-$t"
+        procs=$((procs + p)) syss=$((syss + s))
+    done
+    [ "$(cut -d' ' -f2 "$KH_OUT/paths-proc-only")" = 0 ] || fail "sysfs=0 reached sysfs_create_bin_file"
+    [ "$(cut -d' ' -f1 "$KH_OUT/paths-sysfs-only")" = 0 ] || fail "proc=0 reached proc_create"
+    [ "$procs" -gt 0 ] || fail "proc_create never failed"
+    [ "$syss" -gt 0 ] || fail "sysfs_create_bin_file never failed"
+}
+
+faults_in_open_and_read() {
+    setup_fault_sites
+    load
+    python3 "$suite_dir/fail_nth.py" read "$KH_BLOB" >"$KH_OUT/faults-read.log" \
+        || { grep FAULTS: "$KH_OUT/faults-read.log" | head -20 >&2; fail "fault injection into reads"; }
+    grep -h 'points' "$KH_OUT/faults-read.log"
+    want_eq "$(sha256sum </proc/kheaders.tar.xz)" "$blob_sha  -" "/proc after the faults"
+    want_eq "$(sha256sum </sys/kernel/kheaders.tar.xz)" "$blob_sha  -" "/sys after the faults"
+    unload
+}
+
+nothing_leaked() {
+    local leaks=$dbg/kmemleak
+    [ -w $leaks ] || fail "no kmemleak"
+    # Objects must be 5 s old before kmemleak reports them; scan twice, as it advises.
+    sleep 6
+    echo scan >$leaks
+    sleep 1
+    echo scan >$leaks
+    if grep -q 'unreferenced object' $leaks; then
+        head -40 $leaks >&2
+        fail "kmemleak reports leaks after the fault injection"
+    fi
+}
+
+run_tests faults_in_load_proc1_sysfs1 faults_in_load_proc1_sysfs0 faults_in_load_proc0_sysfs1 \
+    both_init_failure_paths_were_reached faults_in_open_and_read nothing_leaked
