@@ -46,7 +46,7 @@ fail_every_site_of_load() {
     ! grep -E 'WARNING:|BUG:|Oops|KASAN:|UBSAN:|lockdep|refcount_t' "$KH_OUT/dmesg-$tag" >&2 \
         || fail "the kernel complained during fault injection ($params)"
     ! loaded || fail "module left loaded"
-    [ ! -e /proc/kheaders.tar.xz ] && [ ! -e /sys/kernel/kheaders.tar.xz ] || fail "file left behind"
+    if [ -e /proc/kheaders.tar.xz ] || [ -e /sys/kernel/kheaders.tar.xz ]; then fail "file left behind"; fi
     # And the next plain load works.
     local f args
     read -ra args <<<"$params"
