@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables for the scripts that source it
 # The harness's one shell library, sourced (bash) by scripts/ and by the suites in tests/, in
 # the guests too (they see this tree read-only at the same path). It prints KTAP as the kernel's
 # tools/testing/selftests/kselftest/ktap_helpers.sh does, and holds what several scripts need.
@@ -11,6 +11,7 @@
 # KH_UPSTREAM_KO, KH_UPSTREAM_BLOB (bench); KH_DKMS_NS, KH_DISTRO_NS (a suite in its namespaces).
 
 : "${KH_SUITE:=host}"
+kh_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # --- KTAP ------------------------------------------------------------------------------------
 KTAP_TESTNO=${KTAP_TESTNO:-1} KTAP_CNT_PASS=${KTAP_CNT_PASS:-0} KTAP_CNT_FAIL=${KTAP_CNT_FAIL:-0}
@@ -106,8 +107,14 @@ avail() { sync; echo 3 >/proc/sys/vm/drop_caches; awk '/MemAvailable/ {print $2}
 # go in copies, so that the checkout's own build stays as it is).
 copy_sources() { # dir
     mkdir -p "$1"
-    (cd "$(dirname "${BASH_SOURCE[0]}")/.." && git ls-files -z Cargo.toml Cargo.lock Kbuild Makefile build.rs src \
+    (cd "$kh_repo" && git ls-files -z Cargo.toml Cargo.lock Kbuild Makefile build.rs src \
         scripts/bindgen-rules scripts/bindgen-flags.mk | xargs -0 cp -p --parents -t "$1")
+}
+
+# KDIR as given, or the test kernel (built on first use), and `image`, the kernel to boot.
+kernel_and_image() {
+    if [ -n "${KDIR:-}" ]; then image=$KDIR/$(make -s -C "$KDIR" image_name)
+    else KDIR=$("$kh_repo/scripts/test-kernel") && image=$("$kh_repo/scripts/test-kernel" image); fi
 }
 
 # The kernel reads a module's first .modinfo section only: all records must be in one (GNU ld

@@ -1,9 +1,8 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # kh_repo: tests/lib.sh, sourced first
 # Sourced by the guest scripts: `cover DIR` mounts an empty tmpfs over DIR (to hide the kernel
 # trees, or to get a real /tmp), but keeps visible what the run needs from under DIR: the
 # repository, the module, the archive and the modules_install staging directory may live there
 # (CI may clone the repository under /tmp or /root).
-kh_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cover() { # dir
     local dir p i keep=()
     dir=$(readlink -f "$1")
