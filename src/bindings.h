@@ -3,3 +3,4 @@
  * src/proc_bindings.rs with the kernel's own flags (see Kbuild). */
 #include <linux/proc_fs.h>
 #include <linux/kernfs.h>
+#include <linux/sysfs.h>

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Host view of the kheaders crate: the `no_std` logic that the kernel module includes, built
-//! here so `cargo test` can exercise it. The packer lives in `src/pack/` and runs from `build.rs`.
+//! Empty on purpose: the kernel module (`src/kheaders.rs`) is built by Kbuild, not Cargo.
+//! `make` builds this library only to run `build.rs`, which packs the archive; the packer's
+//! tests are in `tests/`.
 #![no_std]
-
-pub mod blob_io;
