@@ -12,6 +12,8 @@
 
 : "${KH_SUITE:=host}"
 kh_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+say() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }                   # progress, on stderr
+die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit "${DIE_STATUS:-1}"; }
 
 # --- KTAP ------------------------------------------------------------------------------------
 KTAP_TESTNO=${KTAP_TESTNO:-1} KTAP_CNT_PASS=${KTAP_CNT_PASS:-0} KTAP_CNT_FAIL=${KTAP_CNT_FAIL:-0}
