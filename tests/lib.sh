@@ -106,11 +106,12 @@ srcarch() {
 avail() { sync; echo 3 >/proc/sys/vm/drop_caches; awk '/MemAvailable/ {print $2}' /proc/meminfo; }
 
 # The sources a build of the module needs, copied to DIR (builds for other kernels or options
-# go in copies, so that the checkout's own build stays as it is).
+# go in copies, so that the checkout's own build stays as it is); only the files that differ,
+# so that make and cargo rebuild what changed.
 copy_sources() { # dir
-    mkdir -p "$1"
-    (cd "$kh_repo" && git ls-files -z Cargo.toml Cargo.lock Kbuild Makefile build.rs src \
-        scripts/bindgen-rules scripts/bindgen-flags.mk | xargs -0 cp -p --parents -t "$1")
+    local f; mkdir -p "$1"
+    (cd "$kh_repo" && git ls-files -z Cargo.toml Cargo.lock Kbuild Makefile build.rs src scripts/bindgen-rules \
+        scripts/bindgen-flags.mk | while IFS= read -r -d '' f; do cmp -s "$f" "$1/$f" || cp --parents "$f" "$1"; done)
 }
 
 # KDIR as given, or the test kernel (built on first use), and `image`, the kernel to boot.
