@@ -52,7 +52,7 @@ bindgen_mk := $(CURDIR)/target/kheaders/bindgen.mk
 rustc_want := $(shell sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $(autoconf) 2>/dev/null)
 rustc_have := $(shell $(RUSTC) --version 2>/dev/null)
 
-.PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src tree_install test test-7.3 demo bench test-kernel test-arm64 test-fresh print-llvm help
+.PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src tree_install test test-7.3 demo bench test-kernel test-arm64 test-fresh soak print-llvm help
 
 # dkms appends CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-<major> those plain names
 # would be another clang: pass on the suffixed ones.
@@ -121,6 +121,16 @@ test-arm64:
 # README's set-up on a pristine Debian 12 root (debootstrap + chroot); long, not part of `make test`.
 test-fresh:
 	scripts/test-fresh
+# 1000 load/unload cycles with readers of both files (tests/vm/soak.sh) on the debug kernel
+# (KASAN, kmemleak, lockdep), with a copy of the module built against it; long (README,
+# Reliability), not part of `make test`. KHEADERS_SOAK_CYCLES, KHEADERS_SOAK_READERS.
+soak:
+	@set -e; kdir=$$(scripts/test-kernel path --flavour debug); dir=$(CURDIR)/target/variant-soak; \
+	mkdir -p $$dir; git ls-files -z Cargo.toml Cargo.lock Kbuild Makefile build.rs src scripts/bindgen-rules scripts/bindgen-flags.mk \
+		| xargs -0 cp --parents -t $$dir; \
+	env -u LLVM -u LIBCLANG_PATH $(MAKE) -s -C $$dir KDIR=$$kdir; \
+	KH_MODULE=$$dir/kheaders.ko KH_BLOB=$$dir/target/kheaders/kheaders.tar.xz KH_KDIR=$$kdir \
+		scripts/vm-run --flavour debug --timeout 14400 -- tests/vm/soak.sh
 # The LLVM= this tree needs, for scripts that build other modules against it.
 print-llvm:
 	@echo $(LLVM)
