@@ -10,11 +10,12 @@ expected bytes, return value, errno and new file offset. On a mismatch it prints
 op's index and the op, so that `random_ops.py ARCHIVE --seed S --ops N` replays it; it goes on to
 count the mismatches by kind and exits 1.
 
-What the model says of our module (src/kheaders.rs): the bytes (at any offset, every size),
-the offsets and errors of lseek on /proc (ours), write opens refused with EACCES (ours on
-/proc, kernfs on /sys), /proc serving min(count, remaining) per call, /sys at most a page
-(kernfs's buffer), sendfile and splice from both files (/proc through proc_read_iter). The
-rest is decided by the VFS, procfs or kernfs and is modelled as observed on 6.12 (marked VFS).
+What the model says of our module (src/): the bytes (at any offset, every size), the offsets
+and errors of lseek on /proc (ours, through generic_file_llseek_size), write opens refused with
+EACCES (ours on /proc, kernfs on /sys), /proc serving min(count, remaining) per call, /sys at
+most a page (kernfs's buffer), sendfile and splice from both files (/proc through
+proc_read_iter). The rest is decided by the VFS, procfs or kernfs and is modelled as observed
+on 6.12 (marked VFS): copy_file_range, for one, is EXDEV from any other file system.
 """
 import ctypes
 import errno
@@ -142,28 +143,10 @@ class Run:
         return ('ok', len(data)), data
 
     def want_lseek(self, path, pos, off, whence):
-        """(result, new pos). /proc: ours (src/kheaders.rs, any offset up to 2^63-1);
-        /sys: generic_file_llseek_size with s_maxbytes 2^31-1 (VFS)."""
-        n = self.n
-        if path == PROC:
-            if whence == os.SEEK_SET:
-                new = off
-            elif whence == os.SEEK_CUR:
-                new = pos + off
-            elif whence == os.SEEK_END:
-                new = n + off
-            elif whence in (os.SEEK_DATA, os.SEEK_HOLE):
-                if off < 0:
-                    return err(E.EINVAL), pos
-                if off >= n:
-                    return err(E.ENXIO), pos
-                new = off if whence == os.SEEK_DATA else n
-            else:
-                return err(E.EINVAL), pos
-            if new < 0 or new > S64:
-                return err(E.EINVAL), pos
-            return ('ok', new), new
-        maxb = FILES[path]['maxbytes']
+        """(result, new pos): generic_file_llseek_size() with the archive's size as end of file
+        and, as the largest offset, LLONG_MAX on /proc (ours, src/proc_fs.rs) and s_maxbytes
+        (2^31-1) on /sys (kernfs, VFS)."""
+        n, maxb = self.n, (S64 if path == PROC else FILES[SYS]['maxbytes'])
         if whence == os.SEEK_SET:
             new = off
         elif whence == os.SEEK_CUR:
