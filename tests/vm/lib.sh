@@ -13,7 +13,7 @@ unload() { rmmod kheaders || fail "rmmod kheaders failed"; }
 loaded() { grep -q '^kheaders ' /proc/modules; }
 extract() { load; mkdir -p "$1"; tar -xf /proc/kheaders.tar.xz -C "$1"; unload; }   # dir
 hello_loads() { # hello.ko (tests/modules/hello or rust_hello): it loads, says so, and unloads
-    local said; said=$(dmesg | grep -c 'hello from a module built against kheaders')
+    local said; said=$(dmesg | grep -c 'hello from a module built against kheaders' || true)
     insmod "$1"
     [ "$(dmesg | grep -c 'hello from a module built against kheaders')" -gt "$said" ] || fail "$1: no init message"
     rmmod "$(basename "$1" .ko)"
