@@ -2,6 +2,7 @@
 # Helpers for the in-guest suites (sourced): each test is a function, `run_tests fn...` runs
 # them in order and prints KTAP (tests/lib.sh, which also says what KH_* the suites get).
 set -u
+exec 2>&1   # diagnostics (`fail`) into the KTAP stream: vng does not pass the guest's stderr on
 : "${KH_SUITE:=vm}"
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
