@@ -438,7 +438,8 @@ def main():
     for f in run.fds:
         os.close(f[0])
     took = time.monotonic() - start
-    print('random syscalls: %d ops, %d mismatches %s, seed %d, %.1f s' % (ops, mismatches, kinds or '', seed, took))
+    print('random syscalls: %d ops, %d mismatches%s, seed %d, %.1f s' % (
+        ops, mismatches, ' %s' % kinds if kinds else '', seed, took))
     sys.exit(1 if mismatches else 0)
 
 
