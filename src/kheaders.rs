@@ -31,6 +31,13 @@ mod c {
     include!("proc_bindings.rs");
 }
 
+/// `name` as the kernel's `const char *` (unsigned). 7.x's `CStrExt::as_char_ptr` does this, but
+/// 6.12 has no such method.
+#[allow(clippy::disallowed_methods)]
+const fn char_ptr(name: &CStr) -> *const kernel::ffi::c_char {
+    name.as_ptr().cast()
+}
+
 /// The packed archive, written by `build.rs` (see `Makefile`).
 static BLOB: &[u8] = include_bytes!("../target/kheaders/kheaders.tar.xz");
 /// The file's name in `/proc` and `/sys/kernel`.

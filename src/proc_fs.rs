@@ -33,7 +33,7 @@ impl Blob {
         // SAFETY: `name`, `OPS` and `data` are `'static`, so they outlive the entry; a null
         // parent means `/proc`. procfs hands `data` back as the inode's private data.
         let pde = unsafe {
-            c::proc_create_data(name.as_ptr().cast(), 0o444, ptr::null_mut(), &OPS, private)
+            c::proc_create_data(crate::char_ptr(name), 0o444, ptr::null_mut(), &OPS, private)
         };
         let pde = NonNull::new(pde).ok_or(ENOMEM)?;
         // SAFETY: `pde` is the live entry just created; a slice holds at most `isize::MAX` bytes.

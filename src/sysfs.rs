@@ -24,7 +24,7 @@ impl BinAttr {
     pub(crate) const fn new(name: &'static CStr, bytes: &'static [u8]) -> Self {
         Self(bindings::bin_attribute {
             attr: bindings::attribute {
-                name: name.as_ptr().cast(),
+                name: crate::char_ptr(name),
                 mode: 0o444,
                 // SAFETY: all-zero is valid for the rest, if any (lockdep keys, which a
                 // static attribute does not need).
@@ -62,7 +62,7 @@ impl KernelFile {
         let kn = unsafe {
             c::kernfs_find_and_get_ns(
                 (*bindings::kernel_kobj).sd,
-                name.as_ptr().cast(),
+                crate::char_ptr(name),
                 ptr::null(),
             )
         };
