@@ -27,6 +27,7 @@ import sys
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 SYS_init_module, SYS_delete_module = 175, 176
+sys.stdout.reconfigure(line_buffering=True)   # progress visible in $KH_OUT as it goes
 PROC, SYS = '/proc/kheaders.tar.xz', '/sys/kernel/kheaders.tar.xz'
 MAX_N = 20000
 
