@@ -42,10 +42,23 @@ class FailNth:
         os.write(self.fd, b'%d' % n)
 
     def left(self):
-        """What is left of the count: 0 once the fault was injected. Disarms."""
-        v = int(os.pread(self.fd, 32, 0))
-        os.write(self.fd, b'0')
-        return v
+        """What is left of the count: 0 once the fault was injected. Disarms. When it was not,
+        reading and disarming are fault sites themselves (copy_to_user, copy_from_user): one of
+        them may take the fault (EFAULT), which says the operation did not (-1)."""
+        try:
+            v = int(os.pread(self.fd, 32, 0))
+        except OSError as e:
+            if e.errno != errno.EFAULT:
+                raise
+            v = -1
+        while True:
+            try:
+                os.write(self.fd, b'0')
+                return v
+            except OSError as e:
+                if e.errno != errno.EFAULT:
+                    raise
+                v = v or -1
 
 
 def loaded():
