@@ -160,6 +160,44 @@ PY
     load && unload   # and it comes back cleanly
 }
 
+sendfile_splice_and_copy_file_range() {
+    load
+    python3 - "$KH_BLOB" "$KH_OUT" <<'PY'
+import errno, hashlib, os, sys
+blob, out = open(sys.argv[1], 'rb').read(), sys.argv[2]
+want = hashlib.sha256(blob).hexdigest()
+def sha_of(path):
+    return hashlib.sha256(open(path, 'rb').read()).hexdigest()
+for path in ('/proc/kheaders.tar.xz', '/sys/kernel/kheaders.tar.xz'):
+    src = os.open(path, os.O_RDONLY)
+    dst = os.open(out + '/sendfile', os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    while os.sendfile(dst, src, None, 1 << 20):
+        pass
+    os.close(dst)
+    assert sha_of(out + '/sendfile') == want, ('sendfile', path)
+    r, w = os.pipe()
+    got, pos = bytearray(), 0
+    while True:   # splice at an explicit offset: the file position must not move
+        k = os.splice(src, w, 65536, offset_src=pos)
+        if not k:
+            break
+        got += os.read(r, k); pos += k
+    assert hashlib.sha256(got).hexdigest() == want, ('splice', path)
+    assert os.lseek(src, 0, os.SEEK_CUR) == len(blob), ('sendfile moved, splice at an offset did not', path)
+    # copy_file_range between file systems is refused by the VFS (EXDEV, since 5.19) for any
+    # file, upstream's /sys one too; cp then falls back to read/write.
+    dst = os.open(out + '/cfr', os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        os.copy_file_range(src, dst, 1 << 20, 0); raise SystemExit('copy_file_range across file systems: %s' % path)
+    except OSError as e:
+        assert e.errno == errno.EXDEV, (path, e)
+    os.close(dst); os.close(src)
+PY
+    cp /proc/kheaders.tar.xz "$KH_OUT/cp"
+    want_eq "$(sha256sum <"$KH_OUT/cp" | cut -d' ' -f1)" "$blob_sha" "cp"
+    unload
+}
+
 run_tests files_appear_with_mode_size_and_owner contents_equal_the_archive modinfo_matches_the_archive \
-    dd_block_sizes_and_skips pread_seek_and_past_the_end write_mmap_ioctl_refused_for_root \
+    dd_block_sizes_and_skips pread_seek_and_past_the_end write_mmap_ioctl_refused_for_root sendfile_splice_and_copy_file_range \
     parameters_turn_files_off sixteen_parallel_readers rmmod_while_open_and_reading hundred_load_unload_cycles
