@@ -126,8 +126,7 @@ test-fresh:
 # Reliability), not part of `make test`. KHEADERS_SOAK_CYCLES, KHEADERS_SOAK_READERS.
 soak:
 	@set -e; kdir=$$(scripts/test-kernel path --flavour debug); dir=$(CURDIR)/target/variant-soak; \
-	mkdir -p $$dir; git ls-files -z Cargo.toml Cargo.lock Kbuild Makefile build.rs src scripts/bindgen-rules scripts/bindgen-flags.mk \
-		| xargs -0 cp --parents -t $$dir; \
+	bash -c '. tests/lib.sh && copy_sources "$$1"' copy $$dir; \
 	env -u LLVM -u LIBCLANG_PATH $(MAKE) -s -C $$dir KDIR=$$kdir; \
 	KH_MODULE=$$dir/kheaders.ko KH_BLOB=$$dir/target/kheaders/kheaders.tar.xz KH_KDIR=$$kdir \
 		scripts/vm-run --flavour debug --timeout 14400 -- tests/vm/soak.sh
