@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 KDIR=${KDIR:?}
 blob=target/kheaders/kheaders.tar.xz
-tmp=$(mktemp -d)
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 . tests/lib.sh
 
 # make must fail with one clear message and leave the existing archive and module alone.
@@ -24,12 +24,17 @@ unbuilt_kdir_is_refused() {
     mkdir -p "$tmp/unbuilt"; cp "$KDIR/.config" "$tmp/unbuilt/"
     refuses "not built" KDIR="$tmp/unbuilt"
 }
+# A configured, "built" tree with no objects: KDIR's configuration less what sed-script deletes.
+fake_tree() { # dir sed-script
+    mkdir -p "$1/include/config"; touch "$1/Module.symvers"
+    sed "$2" "$KDIR/.config" >"$1/.config"
+    sed "$2" "$KDIR/include/config/auto.conf" >"$1/include/config/auto.conf"
+}
 kernel_without_rust_is_refused() {
-    local t=$tmp/norust; mkdir -p "$t/include/config"
-    sed '/CONFIG_RUST/d' "$KDIR/.config" >"$t/.config"
-    sed '/CONFIG_RUST/d' "$KDIR/include/config/auto.conf" >"$t/include/config/auto.conf"
-    touch "$t/Module.symvers"
-    refuses "no CONFIG_RUST=y" KDIR="$t"
+    fake_tree "$tmp/norust" '/CONFIG_RUST/d'; refuses "no CONFIG_RUST=y" KDIR="$tmp/norust"
+}
+kernel_without_rust_metadata_is_refused() {
+    fake_tree "$tmp/normeta" ''; refuses "no rust/libkernel.rmeta" KDIR="$tmp/normeta"
 }
 missing_cargo_is_refused() { refuses "/nonexistent/cargo not found" KDIR="$KDIR" CARGO=/nonexistent/cargo; }
 rustc_of_another_version_is_refused() {
@@ -106,17 +111,7 @@ code_is_rustfmt_and_clippy_clean() {
     cargo clippy --quiet --all-targets -- -D warnings 2>"$tmp/clippy" || { tail -20 "$tmp/clippy" >&2; fail "clippy"; }
 }
 
-kernel_without_rust_metadata_is_refused() {
-    local t=$tmp/normeta; mkdir -p "$t/include/config"
-    cp "$KDIR/.config" "$t/"; cp "$KDIR/include/config/auto.conf" "$t/include/config/"
-    touch "$t/Module.symvers"
-    refuses "no rust/libkernel.rmeta" KDIR="$t"
-}
-
 run_tests missing_kdir_is_refused unconfigured_kdir_is_refused unbuilt_kdir_is_refused kernel_without_rust_is_refused \
     kernel_without_rust_metadata_is_refused missing_cargo_is_refused rustc_of_another_version_is_refused wrong_arch_is_refused \
     arch_x86_64_is_accepted noop_rebuild_touches_nothing modinfo_describes_the_module archive_is_a_superset_of_upstreams \
     host_programs_ship_stripped_and_run minified_headers_compile_to_identical_code code_is_rustfmt_and_clippy_clean
-rc=$?
-rm -rf "$tmp"
-exit $rc
