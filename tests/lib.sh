@@ -102,6 +102,8 @@ srcarch() {
         | sed 's/^\(x86_64\|i386\)$/x86/; s/^sparc\(32\|64\)$/sparc/; s/^sh64$/sh/; s/^parisc64$/parisc/'
 }
 
+now() { date +%s%N; }                                  # nanoseconds
+since() { echo "$(( $(date +%s) - $1 )) s"; }          # since a `date +%s`, in seconds: "N s"
 # Free memory with the page cache dropped (the demo and bench print it; it moves by megabytes).
 avail() { sync; echo 3 >/proc/sys/vm/drop_caches; awk '/MemAvailable/ {print $2}' /proc/meminfo; }
 

@@ -23,11 +23,11 @@ load_unload_cycles_with_readers() {
         # Loaded for a moment, so that readers get through as well as see it go.
         sleep 0.0$((RANDOM % 10))
         rmmod kheaders || { touch "$stop"; fail "cycle $i: rmmod failed"; }
-        [ $((i % 100)) != 0 ] || echo "$i cycles, $(( $(date +%s) - start )) s"
+        [ $((i % 100)) != 0 ] || echo "$i cycles, $(since "$start")"
     done
     touch "$stop"
     wait "${pids[@]}"
-    echo "$cycles cycles in $(( $(date +%s) - start )) s with $readers readers"
+    echo "$cycles cycles in $(since "$start") with $readers readers"
     python3 - "$KH_OUT"/soak-reader.* <<'PY'
 import json, sys
 tot = {'opens': 0, 'reads_ok': 0, 'bytes': 0, 'wrong': 0, 'other': 0, 'errors': {}, 'examples': []}
