@@ -25,9 +25,7 @@ enforcing_signatures() {
     [ -f "$upstream" ] || fail "upstream's kheaders.ko is not installed at $upstream"
 }
 
-depmod_and_modprobe_pick_ours() {
-    want_eq "$(modinfo -n kheaders)" "$ours" "modinfo -n kheaders"
-}
+depmod_and_modprobe_pick_ours() { want_eq "$(modinfo -n kheaders)" "$ours" "modinfo -n kheaders"; }
 
 modprobe_loads_ours_under_signature_enforcement() {
     modprobe kheaders

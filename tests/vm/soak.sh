@@ -6,7 +6,6 @@
 # counted and printed. scripts/vm-run then fails the run on any kernel complaint or leak.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
-suite_dir=$(dirname "$0")
 
 load_unload_cycles_with_readers() {
     local cycles=${KHEADERS_SOAK_CYCLES:-1000} readers=${KHEADERS_SOAK_READERS:-3} i pids=() start
@@ -15,7 +14,7 @@ load_unload_cycles_with_readers() {
     mkdir -p /run/kheaders-soak && mount -t tmpfs none /run/kheaders-soak && cp "$KH_MODULE" $ko
     rm -f "$stop" "$KH_OUT"/soak-reader.*
     for i in $(seq "$readers"); do
-        python3 "$suite_dir/soak_reader.py" "$KH_BLOB" "$i" "$stop" "$KH_OUT/soak-reader.$i" & pids+=($!)
+        python3 "$(dirname "$0")/soak_reader.py" "$KH_BLOB" "$i" "$stop" "$KH_OUT/soak-reader.$i" & pids+=($!)
     done
     start=$(date +%s)
     for i in $(seq "$cycles"); do

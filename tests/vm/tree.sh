@@ -25,9 +25,8 @@ the_tool_ships_in_the_archive() {
 }
 
 refused_for_a_user_other_than_root() {
-    local rc=0
-    setpriv --reuid=65534 --regid=65534 --clear-groups "$tree" >"$work/user.out" 2>&1 || rc=$?
-    [ $rc != 0 ] || fail "it ran as nobody"
+    ! setpriv --reuid=65534 --regid=65534 --clear-groups "$tree" >"$work/user.out" 2>&1 \
+        || fail "it ran as nobody"
     grep -q 'kheaders-tree: error: run it as root' "$work/user.out" || { cat "$work/user.out" >&2; fail "no clear message"; }
     [ ! -e "$dir" ] || fail "$dir appeared"
 }
@@ -84,8 +83,7 @@ remove_restores_the_previous_state() {
 
 never_clobbers_a_real_build_tree() {
     mkdir -p "$work/real"; echo 'all:' >"$work/real/Makefile"; ln -s "$work/real" "/lib/modules/$rel/build"
-    local rc=0; "$tree" 2>"$work/clobber" || rc=$?
-    [ $rc != 0 ] || fail "it ran over an existing build tree"
+    ! "$tree" 2>"$work/clobber" || fail "it ran over an existing build tree"
     grep -q "kheaders-tree: error: /lib/modules/$rel/build exists" "$work/clobber" || { cat "$work/clobber" >&2; fail "no clear message"; }
     want_eq "$(readlink "/lib/modules/$rel/build")" "$work/real"
     [ ! -e "$dir" ] || fail "it extracted anyway"
@@ -96,8 +94,7 @@ planted_links_do_not_redirect_it() {
     mkdir -p "$work/evil"
     ln -s "$work/evil" "/tmp/kheaders-$rel"          # where bcc extracts
     ln -s "$work/evil" "$dir"                        # its own target directory
-    local rc=0; "$tree" 2>"$work/planted" || rc=$?
-    [ $rc != 0 ] || fail "it followed a planted $dir"
+    ! "$tree" 2>"$work/planted" || fail "it followed a planted $dir"
     grep -q "$dir exists and is not kheaders-tree's" "$work/planted" || { cat "$work/planted" >&2; fail "no clear message"; }
     rm "$dir"
     "$tree" >/dev/null

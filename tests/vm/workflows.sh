@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # In-guest tests of what users do with kheaders: install and modprobe it, extract the archive,
 # build modules against the extracted tree only, load them, and get the memory back.
-# The kernel build trees on the host are hidden from these tests (a tmpfs over the cache).
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 : "${KH_STAGE:?modules_install staging dir}"
@@ -33,10 +32,7 @@ build_module_from_archive() { # module-dir-name
     rmmod kheaders
 }
 
-seed_commands_build_a_c_module() {
-    build_module_from_archive hello
-    hello_loads "$work/hello/hello.ko"
-}
+seed_commands_build_a_c_module() { build_module_from_archive hello; hello_loads "$work/hello/hello.ko"; }
 
 less_trivial_module_runs() {
     build_module_from_archive kapi
