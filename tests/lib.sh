@@ -104,7 +104,8 @@ srcarch() {
 
 now() { date +%s%N; }                                  # nanoseconds
 since() { echo "$(( $(date +%s) - $1 )) s"; }          # since a `date +%s`, in seconds: "N s"
-# Free memory with the page cache dropped (the demo and bench print it; it moves by megabytes).
+# Free memory with the page cache dropped: it moves by megabytes (the .ko read, the archive read
+# back), and the demo and bench print a module's own memory as a difference of two of these.
 avail() { sync; echo 3 >/proc/sys/vm/drop_caches; awk '/MemAvailable/ {print $2}' /proc/meminfo; }
 
 # The sources a build of the module needs, copied to DIR (builds for other kernels or options
