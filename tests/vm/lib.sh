@@ -20,7 +20,4 @@ hello_loads() { # hello.ko (tests/modules/hello or rust_hello): it loads, says s
     rmmod "$(basename "$1" .ko)"
 }
 before_each() { ! loaded || rmmod kheaders; }
-if [ -n "${KH_BLOB:-}" ]; then
-    blob_sha=$(sha256sum "$KH_BLOB" | cut -d' ' -f1)
-    blob_size=$(stat -c %s "$KH_BLOB")
-fi
+[ -z "${KH_BLOB:-}" ] || blob_sha=$(sha256sum "$KH_BLOB" | cut -d' ' -f1) blob_size=$(stat -c %s "$KH_BLOB")
