@@ -17,7 +17,7 @@ hello_loads() { # hello.ko (tests/modules/hello or rust_hello): it loads, says s
     local said; said=$(dmesg | grep -c 'hello from a module built against kheaders' || true)
     insmod "$1"
     [ "$(dmesg | grep -c 'hello from a module built against kheaders')" -gt "$said" ] || fail "$1: no init message"
-    rmmod "$(basename "$1" .ko)"
+    rmmod "$(modinfo -F name "$1")"   # the module's name, whatever the file is called
 }
 before_each() { ! loaded || rmmod kheaders; }
 [ -z "${KH_BLOB:-}" ] || blob_sha=$(sha256sum "$KH_BLOB" | cut -d' ' -f1) blob_size=$(stat -c %s "$KH_BLOB")

@@ -161,6 +161,7 @@ PY
 }
 
 sendfile_splice_and_copy_file_range() {
+    need python3
     load
     python3 - "$KH_BLOB" "$KH_OUT" <<'PY'
 import errno, hashlib, os, sys
