@@ -27,4 +27,15 @@ dkms_builds_and_installs_for_the_test_kernel() {
     case $(dkms status "kheaders/$ver" -k "$rel") in *": installed") ;; *) fail "dkms status: $(dkms status)" ;; esac
 }
 
-run_tests dkms_builds_and_installs_for_the_test_kernel
+# A release tarball has no .git: the same tree from the same files.
+dkms_source_tree_from_a_tarball_is_the_checkouts() {
+    (cd "$here" && make -s dkms-src >/dev/null) || fail "make dkms-src failed"
+    local src; src=$(mktemp -d)
+    (cd "$here" && git ls-files -z | xargs -0 cp --parents -t "$src") || fail "copy failed"
+    (cd "$src" && scripts/dkms-src >/dev/null 2>"$log") || { cat "$log" >&2; rm -rf "$src"; fail "make dkms-src failed without git"; }
+    diff -r -x vendor "$here/target/dkms/kheaders-$ver" "$src/target/dkms/kheaders-$ver" >&2 \
+        || { rm -rf "$src"; fail "the trees differ"; }
+    rm -rf "$src"
+}
+
+run_tests dkms_builds_and_installs_for_the_test_kernel dkms_source_tree_from_a_tarball_is_the_checkouts
