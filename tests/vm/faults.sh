@@ -16,6 +16,7 @@ dbg=/sys/kernel/debug
 # order-0 pages too; not highmem pages: those are vmalloc's, whose bulk allocator takes a varying
 # number of calls for the 4 MiB image, so that the n-th site would not be the same site from one
 # load to the next and a walk over n could step over ours (a first run, counting them, did).
+fault_caches="proc_dir_entry kernfs_node_cache"   # the slab caches of proc_create, sysfs_create_bin_file
 setup_fault_sites() {
     mountpoint -q $dbg || mount -t debugfs none $dbg
     [ -e /proc/self/fail-nth ] || fail "no /proc/self/fail-nth: kernel without CONFIG_FAULT_INJECTION"
@@ -24,6 +25,8 @@ setup_fault_sites() {
     echo Y >$dbg/fail_page_alloc/ignore-gfp-highmem
     echo 0 >$dbg/fail_page_alloc/min-order
     echo N >$dbg/failslab/cache-filter
+    local c   # and no cache marked for it (the cache walk below marks two)
+    for c in $fault_caches; do [ ! -w /sys/kernel/slab/"$c"/failslab ] || echo 0 >/sys/kernel/slab/"$c"/failslab; done
     # Outside fail-nth nothing fails (probability 0, the default). Quiet: two lines per injected
     # fault (verbose=1) wrap the kernel's log buffer over ~1300 loads, and with it what
     # scripts/vm-run and the tests below read from it.
@@ -83,11 +86,11 @@ init_failure_paths_with_faults_in_their_caches() {
     setup_fault_sites
     echo Y >$dbg/failslab/cache-filter
     echo 99 >$dbg/fail_page_alloc/min-order
-    for c in proc_dir_entry kernfs_node_cache; do
-        echo 1 >/sys/kernel/slab/$c/failslab 2>/dev/null || fail "cannot mark slab cache $c for failslab"
+    for c in $fault_caches; do
+        echo 1 >/sys/kernel/slab/"$c"/failslab 2>/dev/null || fail "cannot mark slab cache $c for failslab"
     done
     fail_every_site_of_load "" caches
-    for c in proc_dir_entry kernfs_node_cache; do echo 0 >/sys/kernel/slab/$c/failslab; done
+    setup_fault_sites
     read -r p s <"$KH_OUT/paths-caches"
     [ "$p" -gt 0 ] || fail "proc_create never failed"
     [ "$s" -gt 0 ] || fail "sysfs_create_bin_file never failed"

@@ -44,6 +44,7 @@ PROC, SYS = '/proc/kheaders.tar.xz', '/sys/kernel/kheaders.tar.xz'
 # compares the file's event count with the one the last read saw, and a new file has none), the
 # block size ioctl(FIGETBSZ) and fstat report, what mmap gives (procfs without proc_mmap:
 # EIO; kernfs without mmap: ENODEV).
+# Run keeps a copy (Run.files), with /sys's largest offset probed from the running kernel.
 FILES = {
     PROC: dict(maxbytes=2**31 - 1, per_read=None, poll=select.POLLIN | select.POLLOUT, blksize=1024,
                mmap=E.EIO),
@@ -91,9 +92,10 @@ class Run:
         os.set_blocking(self.pr, False)
         self.counts = {}
         self.short = 0
+        self.files = {path: dict(props) for path, props in FILES.items()}
         fd = os.open(SYS, os.O_RDONLY)       # kernfs's s_maxbytes: see the docstring
         try:
-            FILES[SYS]['maxbytes'] = S64 if call(os.lseek, fd, 2**31, os.SEEK_SET)[0] == 'ok' else 2**31 - 1
+            self.files[SYS]['maxbytes'] = S64 if call(os.lseek, fd, 2**31, os.SEEK_SET)[0] == 'ok' else 2**31 - 1
         finally:
             os.close(fd)
 
@@ -147,7 +149,7 @@ class Run:
         if pos < 0 or pos + count > S64:
             return err(E.EINVAL), b''        # VFS: rw_verify_area
         count = min(count, MAX_RW_COUNT)
-        cap = FILES[path]['per_read']
+        cap = self.files[path]['per_read']
         if cap is not None:
             count = min(count, cap)
         data = self.blob[pos:pos + count] if pos < self.n else b''
@@ -157,7 +159,7 @@ class Run:
         """(result, new pos): generic_file_llseek_size() with the archive's size as end of file
         and, as the largest offset, LLONG_MAX on /proc (ours, src/proc_fs.rs) and s_maxbytes
         (2^31-1) on /sys (kernfs, VFS)."""
-        n, maxb = self.n, (S64 if path == PROC else FILES[SYS]['maxbytes'])  # kernfs: probed
+        n, maxb = self.n, (S64 if path == PROC else self.files[SYS]['maxbytes'])  # kernfs: probed
         if whence == os.SEEK_SET:
             new = off
         elif whence == os.SEEK_CUR:
@@ -297,7 +299,7 @@ class Run:
         want, data = self.bad_fd(f), b''
         at = f[3] if pos is None else pos
         if want is None:
-            maxb = FILES[f[1]]['maxbytes']   # VFS: min of both s_maxbytes (tmpfs: 2^63-1)
+            maxb = self.files[f[1]]['maxbytes']   # VFS: min of both s_maxbytes (tmpfs: 2^63-1)
             if at < 0 or at + count > S64:
                 want = err(E.EINVAL)
             elif at + min(count, MAX_RW_COUNT) > maxb and at >= maxb:
@@ -325,7 +327,7 @@ class Run:
         else:
             want, data = self.bad_fd(f), b''
             if want is None:
-                per_call = FILES[f[1]]['per_read'] or PIPE_BYTES
+                per_call = self.files[f[1]]['per_read'] or PIPE_BYTES
                 want, data = self.transfer_want(f, at, count, min(per_call, PIPE_BYTES))
                 f[4] |= want[0] == 'ok'
         desc = 'splice(%s, off=%s, pipe, count=%d) at model pos %d' % (self.name(f), pos, count, f[3])
@@ -360,7 +362,7 @@ class Run:
         f, r = self.pick(), self.rnd
         length = r.choice([4096, self.n])
         flags = r.choice([mmap.MAP_PRIVATE, mmap.MAP_SHARED])
-        want = self.bad_fd(f, none_err=E.EACCES) or err(FILES[f[1]]['mmap'])
+        want = self.bad_fd(f, none_err=E.EACCES) or err(self.files[f[1]]['mmap'])
 
         def m():
             mmap.mmap(f[0], length, flags, mmap.PROT_READ).close()
@@ -379,7 +381,7 @@ class Run:
         elif cmd == FIOQSIZE:   # VFS: bytes allocated (none)
             want = ('ok', bytes(8))
         elif cmd == FIGETBSZ:   # VFS: the superblock's block size
-            want = ('ok', FILES[f[1]]['blksize'].to_bytes(4, 'little') + bytes(4))
+            want = ('ok', self.files[f[1]]['blksize'].to_bytes(4, 'little') + bytes(4))
         else:                   # VFS: no unlocked_ioctl (procfs: no proc_ioctl)
             want = err(E.ENOTTY)
         self.check(desc, call(fcntl.ioctl, f[0], cmd, bytes(64) if cmd == TCGETS else bytes(8) if cmd != FIONREAD else bytes(4)), want)
@@ -393,8 +395,8 @@ class Run:
 
     def poll_mask(self, f):
         if f[1] == SYS and not f[4]:
-            return FILES[SYS]['poll'] | select.POLLERR | select.POLLPRI
-        return FILES[f[1]]['poll']
+            return self.files[SYS]['poll'] | select.POLLERR | select.POLLPRI
+        return self.files[f[1]]['poll']
 
     def op_select(self):
         # VFS: an O_PATH descriptor polls as POLLNVAL, which select counts in all three sets.
@@ -411,7 +413,7 @@ class Run:
             got = ('ok', (stat.S_IFMT(s.st_mode), stat.S_IMODE(s.st_mode), s.st_size, s.st_uid,
                           s.st_gid, s.st_nlink, s.st_blksize))
         self.check('fstat(%s)' % self.name(f), got,
-                   ('ok', (stat.S_IFREG, 0o444, self.n, 0, 0, 1, FILES[f[1]]['blksize'])))
+                   ('ok', (stat.S_IFREG, 0o444, self.n, 0, 0, 1, self.files[f[1]]['blksize'])))
 
     # ---- bookkeeping -----------------------------------------------------------------------
     def shorter(self, got, want, data):
@@ -461,7 +463,7 @@ def main():
     took = time.monotonic() - start
     print('random syscalls: %d ops, %d mismatches%s, seed %d, %.1f s; %d short sendfile/splice, '
           'largest /sys offset %d' % (ops, mismatches, ' %s' % kinds if kinds else '', seed, took,
-                                      run.short, FILES[SYS]['maxbytes']))
+                                      run.short, run.files[SYS]['maxbytes']))
     sys.exit(1 if mismatches else 0)
 
 
