@@ -49,15 +49,17 @@ idempotent() {
     want_eq "$(stat -c %i "$dir")" "$before" "the tree was rewritten"
 }
 
+# dkms passes CC=clang LD=ld.lld for this clang-built kernel (on 7.x: clang-19, plain clang 14).
 third_party_dkms_package_installs_and_loads() {
+    # Gone however the test ends (it runs in a subshell of its own), for the state compared below.
+    trap 'rmmod hello 2>/dev/null; dkms remove khtest-hello/1.0 --all >/dev/null 2>&1; rm -rf /usr/src/khtest-hello-1.0' EXIT
     mkdir -p /usr/src/khtest-hello-1.0
     cp "$here/tests/modules/hello/"* "$here/tests/modules/hello-dkms/dkms.conf" /usr/src/khtest-hello-1.0/
-    dkms install khtest-hello/1.0 -k "$rel" >"$work/dkms.log" 2>&1 || { tail -20 "$work/dkms.log" >&2; fail "dkms install failed"; }
+    dkms install khtest-hello/1.0 -k "$rel" >"$work/dkms.log" 2>&1 \
+        || { tail -20 "$work/dkms.log" /var/lib/dkms/khtest-hello/1.0/build/make.log >&2; fail "dkms install failed"; }
     modprobe hello
     dmesg | grep -q 'hello from a module built against kheaders' || fail "no init message"
     rmmod hello
-    dkms remove khtest-hello/1.0 --all >/dev/null
-    rm -rf /usr/src/khtest-hello-1.0
 }
 
 bcc_uses_the_tree_without_its_kheaders_fallback() {
