@@ -51,8 +51,10 @@ idempotent() {
 
 # dkms passes CC=clang LD=ld.lld for this clang-built kernel (on 7.x: clang-19, plain clang 14).
 third_party_dkms_package_installs_and_loads() {
-    # Gone however the test ends (it runs in a subshell of its own), for the state compared below.
-    trap 'rmmod hello 2>/dev/null; dkms remove khtest-hello/1.0 --all >/dev/null 2>&1; rm -rf /usr/src/khtest-hello-1.0' EXIT
+    # Gone however the test ends (it runs in a subshell of its own), for the state compared below;
+    # set +e: under the test's set -e the first failing step (rmmod of an unloaded module) would
+    # end the trap there, and the test with it.
+    trap 'set +e; rmmod hello 2>/dev/null; dkms remove khtest-hello/1.0 --all >/dev/null 2>&1; rm -rf /usr/src/khtest-hello-1.0' EXIT
     mkdir -p /usr/src/khtest-hello-1.0
     cp "$here/tests/modules/hello/"* "$here/tests/modules/hello-dkms/dkms.conf" /usr/src/khtest-hello-1.0/
     dkms install khtest-hello/1.0 -k "$rel" >"$work/dkms.log" 2>&1 \
