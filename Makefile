@@ -4,8 +4,9 @@
 #   make [KDIR=<kernel build tree>] [LLVM=1] [ARCH=...] [CROSS_COMPILE=...]   build kheaders.ko
 #   make modules_install [INSTALL_MOD_PATH=...]                             install it
 #   make dkms-src                                                          DKMS source tree, crates vendored
+#   make symbol-list                                                       the symbols kheaders.ko imports (GKI list)
 #   make tree_install [DESTDIR=...]                                        install kheaders-tree (README)
-#   make test | test-7.3 | test-arm64 | test-fresh | demo | bench | test-kernel | clean
+#   make test | test-7.3 | test-arm64 | test-gki | test-fresh | demo | bench | test-kernel | clean
 #
 # KDIR defaults to the running kernel's /lib/modules/$(uname -r)/build. Before Kbuild runs,
 # `cargo build` runs build.rs, which packs the tree's headers and build artifacts into
@@ -22,8 +23,10 @@ CARGO_FLAGS ?= $(if $(wildcard $(CURDIR)/vendor),--offline --locked)
 
 # The tree's own settings decide the toolchain: a kernel built with clang needs LLVM=1.
 autoconf := $(kdir)/include/config/auto.conf
-# With several LLVMs installed, the one of the kernel's major version: LLVM=-<major> when plain
-# `clang` is another version and clang-<major> exists (Debian's suffixed names).
+# With several LLVMs installed, the one of the kernel's major version: LLVM=1 when plain `clang`
+# is that version (a distribution's default, or Android's clang prebuilt first on PATH), else
+# LLVM=-<major> when clang-<major> exists (Debian's suffixed names). The archive's GNUmakefile
+# makes the same choice on the machine that uses the archive.
 clang_major := $(shell sed -n 's/^CONFIG_CLANG_VERSION=\([0-9]*\)[0-9][0-9][0-9][0-9]$$/\1/p' $(autoconf) 2>/dev/null)
 ifeq ($(origin LLVM),undefined)
 ifneq ($(shell grep -sx 'CONFIG_CC_IS_CLANG=y' $(autoconf)),)
@@ -52,7 +55,7 @@ bindgen_mk := $(CURDIR)/target/kheaders/bindgen.mk
 rustc_want := $(shell sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $(autoconf) 2>/dev/null)
 rustc_have := $(shell $(RUSTC) --version 2>/dev/null)
 
-.PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src tree_install test test-7.3 demo bench test-kernel test-arm64 test-fresh soak print-llvm help
+.PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src tree_install symbol-list test test-7.3 demo bench test-kernel test-arm64 test-gki test-fresh soak print-llvm help
 
 # dkms appends CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-<major> those plain names
 # would be another clang: pass on the suffixed ones.
@@ -62,6 +65,14 @@ endif
 
 all modules: pack bindgen-rules
 	$(MAKE) -C $(kdir) M=$(CURDIR) $(kbuild-tools) modules
+
+# The symbols kheaders.ko imports, as a GKI symbol list (`[abi_symbol_list]`, one name a line,
+# indented): what a vendor adds to their list so that a kernel whose exports are trimmed to the
+# list (TRIM_UNUSED_KSYMS, kleaf's KMI list) loads it (README, Android). Only the list goes to
+# stdout; the build's output goes to stderr.
+symbol-list:
+	@$(MAKE) --no-print-directory all >&2
+	@printf '[abi_symbol_list]\n'; $(or $(NM),$(if $(LLVM),$(if $(filter %/,$(LLVM)),$(LLVM))llvm-nm$(filter -%,$(LLVM)),$(CROSS_COMPILE)nm)) -u kheaders.ko | awk '{ print "  " $$NF }' | LC_ALL=C sort -u
 
 modules_install: check-kdir
 	$(MAKE) -C $(kdir) M=$(CURDIR) modules_install
@@ -118,6 +129,9 @@ test-kernel:
 # arm64 end to end under qemu-system-aarch64 (TCG); long, not part of `make test`.
 test-arm64:
 	scripts/test-arm64
+# An Android GKI-class arm64 kernel (README, Android): 7.3 by default (MODVERSIONS), KVER=6.12 too.
+test-gki:
+	KVER=$(or $(KVER),7.3) scripts/setup && KVER=$(or $(KVER),7.3) scripts/test-arm64 --flavour gki
 # README's set-up on a pristine Debian 12 root (debootstrap + chroot); long, not part of `make test`.
 test-fresh:
 	scripts/test-fresh

@@ -104,6 +104,65 @@ minified_headers_compile_to_identical_code() {
 }
 dump() { (cd "$1" && for f in *.o *.ko; do llvm-objdump -d -r -s "$f" | tail -n +3; done); }
 
+# make symbol-list: a GKI symbol list of exactly what kheaders.ko imports (the ELF's undefined
+# symbols, read here by readelf rather than nm), each one an export of this kernel.
+symbol_list_is_the_modules_imports() {
+    make -s KDIR="$KDIR" symbol-list >"$tmp/list" 2>"$tmp/list.err" || { tail "$tmp/list.err" >&2; fail "make symbol-list failed"; }
+    want_eq "$(head -1 "$tmp/list")" "[abi_symbol_list]" "first line"
+    ! tail -n +2 "$tmp/list" | grep -qv '^  [A-Za-z0-9_.$]*$' || fail "not one indented name a line: $(grep -v '^  ' "$tmp/list" | head -3)"
+    tail -n +2 "$tmp/list" | sed 's/^  //' >"$tmp/names"
+    LC_ALL=C sort -uc "$tmp/names" || fail "not sorted and unique"
+    readelf -Ws kheaders.ko | awk '$7 == "UND" && $8 != "" { print $8 }' | LC_ALL=C sort -u >"$tmp/und"
+    cmp -s "$tmp/names" "$tmp/und" || fail "list and readelf's undefined symbols differ: $(diff "$tmp/names" "$tmp/und" | head -5)"
+    local n; while read -r n; do grep -q "	$n	" "$KDIR/Module.symvers" || fail "$n is not an export of $KDIR"; done <"$tmp/names"
+    grep -qx '  proc_create_data' "$tmp/list" || fail "proc_create_data missing"
+    echo "# $(wc -l <"$tmp/names") symbols, each in Module.symvers" >&2
+}
+
+# Android builds its kernels with a clang prebuilt first on PATH (plain `clang`, LLVM=1) whose
+# version text names Android. Our Makefile and the archive's GNUmakefile take LLVM=1 when plain
+# `clang` is the kernel's major version, else clang-<major>; a compiler other than the kernel's
+# exact one gets a warning naming both.
+prebuilt_clang_on_path_is_taken() {
+    local android="Android (12833971, +pgo, +bolt, +lto, +mlgo, based on r536225) clang version 19.0.1 (https://android.googlesource.com/toolchain/llvm-project b3a530ec6537146650e42be89f1089e9a3588460)"
+    local prebuilt=/usr/lib/llvm-19/bin
+    [ -x $prebuilt/clang ] && command -v clang-19 >/dev/null || skip "needs Debian's clang-19 ($prebuilt/clang)"
+    [ "$(clang -dumpversion | cut -d. -f1)" != 19 ] || skip "plain clang is already 19 here"
+    mkdir -p "$tmp/android/include/config"
+    printf 'CONFIG_CC_VERSION_TEXT="%s"\nCONFIG_CC_IS_CLANG=y\nCONFIG_CLANG_VERSION=190001\n' "$android" \
+        >"$tmp/android/include/config/auto.conf"
+    want_eq "$(PATH=$prebuilt:$PATH make -s KDIR="$tmp/android" print-llvm)" 1 "Makefile, prebuilt first on PATH"
+    want_eq "$(make -s KDIR="$tmp/android" print-llvm)" -19 "Makefile, clang-19 beside another plain clang"
+    # The archive's GNUmakefile, with its kernel's compiler text as an Android-built kernel has it.
+    mkdir -p "$tmp/arch" && tar -xf $blob -C "$tmp/arch" && cp -r tests/modules/hello "$tmp/hello"
+    sed -i "s|^kheaders-cc := .*|kheaders-cc := $android|" "$tmp/arch/GNUmakefile"
+    PATH=$prebuilt:$PATH make -C "$tmp/arch" M="$tmp/hello" V=1 modules >"$tmp/a.log" 2>&1 || { tail "$tmp/a.log" >&2; fail "build with the prebuilt failed"; }
+    grep -Eq '(^|[ ;])clang -Wp,' "$tmp/a.log" && ! grep -q 'clang-19 -Wp,' "$tmp/a.log" || fail "not built by plain clang"
+    grep -q "kheaders: this kernel was built by \"Android (12833971.*clang version 19.0.1 .*\", but \"clang\" is \"Debian clang version 19" "$tmp/a.log" \
+        || { grep kheaders: "$tmp/a.log" >&2; fail "no warning naming both compilers"; }
+    make -C "$tmp/arch" M="$tmp/hello" clean >/dev/null 2>&1
+    make -C "$tmp/arch" M="$tmp/hello" V=1 modules >"$tmp/b.log" 2>&1 || { tail "$tmp/b.log" >&2; fail "build with clang-19 failed"; }
+    grep -q 'clang-19 -Wp,' "$tmp/b.log" || fail "clang-19 not taken beside plain clang $(clang -dumpversion)"
+}
+
+# The module's Rust must build with the oldest rustc the kernel accepts (6.12: 1.78; Android's
+# android16-6.12: 1.82), and only newer ones can be installed here. So: the kernel's own clippy
+# run (make CLIPPY=1: clippy-driver with the tree's .clippy.toml, whose msrv drives
+# incompatible_msrv for library APIs) must say nothing, and the syntax clippy does not judge,
+# stabilized after 1.78, must not appear in the module's code.
+module_keeps_to_the_kernels_msrv() {
+    local src msrv; src=$(realpath "$KDIR/source" 2>/dev/null || echo "$KDIR")
+    msrv=$(sed -n 's/^msrv = "\(.*\)"$/\1/p' "$src/.clippy.toml")
+    [ -n "$msrv" ] || fail "no msrv in the tree's .clippy.toml"
+    copy_sources "$tmp/clippy"
+    make -C "$tmp/clippy" KDIR="$KDIR" CLIPPY=1 >"$tmp/clippy.log" 2>&1 || { tail "$tmp/clippy.log" >&2; fail "make CLIPPY=1 failed"; }
+    grep -q 'CLIPPY .*src/kheaders.o' "$tmp/clippy.log" || fail "clippy did not check the module"
+    ! grep -E 'warning|error' "$tmp/clippy.log" || fail "clippy (msrv $msrv) complained"
+    local pat='&raw (const|mut) |unsafe extern "|#\[unsafe\(|\+ use<|[=(,] *const \{|&& let |\.is_none_or\(|core::ptr::(fn_addr_eq|without_provenance)'
+    ! grep -nE "$pat" src/*.rs || fail "syntax or API newer than rustc 1.78 in src/"
+    echo "# clippy with msrv $msrv: silent; no post-1.78 syntax" >&2
+}
+
 code_is_rustfmt_and_clippy_clean() {
     cargo fmt --check >/dev/null || fail "cargo fmt --check: host code not formatted"
     rustfmt --check --edition 2021 src/kheaders.rs tests/modules/rust_hello/rust_hello.rs >/dev/null \
@@ -114,4 +173,5 @@ code_is_rustfmt_and_clippy_clean() {
 run_tests missing_kdir_is_refused unconfigured_kdir_is_refused unbuilt_kdir_is_refused kernel_without_rust_is_refused \
     kernel_without_rust_metadata_is_refused missing_cargo_is_refused rustc_of_another_version_is_refused wrong_arch_is_refused \
     arch_x86_64_is_accepted noop_rebuild_touches_nothing modinfo_describes_the_module archive_is_a_superset_of_upstreams \
-    host_programs_ship_stripped_and_run minified_headers_compile_to_identical_code code_is_rustfmt_and_clippy_clean
+    host_programs_ship_stripped_and_run minified_headers_compile_to_identical_code symbol_list_is_the_modules_imports \
+    prebuilt_clang_on_path_is_taken module_keeps_to_the_kernels_msrv code_is_rustfmt_and_clippy_clean

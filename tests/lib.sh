@@ -92,7 +92,7 @@ want_eq() { [ "$1" = "$2" ] || fail "expected '$2', got '$1'${3:+ ($3)}"; }
 
 # --- what several scripts check --------------------------------------------------------------
 # A kernel log line that fails a run: vm-run, test-arm64 (the console) and its guest (dmesg).
-kernel_complaint='BUG:|WARNING:|Oops|KASAN:|UBSAN:|Kernel panic|general protection fault|Unable to handle kernel|possible recursive locking|circular locking dependency|suspicious RCU usage|unreferenced object'
+kernel_complaint='BUG:|WARNING:|Oops|CFI failure|KASAN:|UBSAN:|Kernel panic|general protection fault|Unable to handle kernel|possible recursive locking|circular locking dependency|suspicious RCU usage|unreferenced object'
 kernel_complaints() { grep -E -h "$kernel_complaint" "$@" | grep -v 'kheaders-test-ignore'; }   # file...: the lines
 
 # SRCARCH from a kernel config on stdin: `# Linux/x86_64 6.12.117 Kernel Configuration` -> x86,

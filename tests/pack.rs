@@ -65,7 +65,8 @@ fn object_tree(root: &Path, arch_line: &str) {
         ),
         (
             "include/config/auto.conf",
-            "CONFIG_RUST=y\nCONFIG_CC_VERSION_TEXT=\"clang version 14\"\n",
+            "CONFIG_RUST=y\nCONFIG_CC_VERSION_TEXT=\"clang version 14\"\nCONFIG_CC_IS_CLANG=y\n\
+             CONFIG_CLANG_VERSION=140006\n",
         ),
         ("include/config/kernel.release", "6.12.0-test\n"),
         ("include/generated/autoconf.h", "#define CONFIG_RUST 1\n"),
@@ -112,7 +113,6 @@ fn config(kdir: &Path, out: &Path, content: Content) -> Config {
         rust: false,
         minify: true,
         mtime: pack::DEFAULT_MTIME,
-        llvm: "1".into(),
     }
 }
 
@@ -241,8 +241,68 @@ fn full_adds_what_an_external_module_build_reads() {
     );
     let gm = String::from_utf8(m["GNUmakefile"].3.clone()).unwrap();
     assert!(
-        gm.contains("kheaders-cc := clang version 14\n") && gm.contains("kheaders-llvm := 1\n")
+        gm.contains("kheaders-cc := clang version 14\n") && gm.contains("kheaders-clang := 14\n")
     );
+}
+
+/// Android's kernels are built with a clang prebuilt, a plain `clang` whose version text names
+/// Android: the archive records it as it is, and asks for clang's major version, not a name.
+#[test]
+fn android_clang_is_recorded_as_the_config_says() {
+    let t = tempfile::tempdir().unwrap();
+    let kdir = in_tree(&t.path().join("linux"), "Linux/arm64");
+    let android = "Android (12833971, +pgo, +bolt, +lto, +mlgo, based on r536225) clang version \
+                   19.0.1 (https://android.googlesource.com/toolchain/llvm-project \
+                   b3a530ec6537146650e42be89f1089e9a3588460)";
+    put(
+        &kdir,
+        "include/config/auto.conf",
+        &format!(
+            "CONFIG_RUST=y\nCONFIG_CC_VERSION_TEXT=\"{android}\"\nCONFIG_CC_IS_CLANG=y\n\
+             CONFIG_CLANG_VERSION=190001\n"
+        ),
+    );
+    let out = t.path().join("out");
+    pack::pack(&config(&kdir, &out, Content::Full)).unwrap();
+    let m = members(&out.join("kheaders.tar.xz"));
+    let info = String::from_utf8(m["kheaders.txt"].3.clone()).unwrap();
+    assert!(info.contains(&format!("\ncc: {android}\n")), "{info}");
+    assert!(
+        info.contains("\nllvm: yes, clang 19: LLVM=1 where `clang` is clang 19"),
+        "{info}"
+    );
+    assert!(
+        info.contains("ARCH=arm64 CROSS_COMPILE=<prefix> LLVM=1 modules"),
+        "{info}"
+    );
+    let gm = String::from_utf8(m["GNUmakefile"].3.clone()).unwrap();
+    assert!(
+        gm.contains(&format!("\nkheaders-cc := {android}\n")),
+        "{gm}"
+    );
+    assert!(gm.contains("\nkheaders-clang := 19\n"), "{gm}");
+}
+
+/// A GCC-built kernel: no LLVM at all.
+#[test]
+fn gcc_kernel_asks_for_no_llvm() {
+    let t = tempfile::tempdir().unwrap();
+    let kdir = in_tree(&t.path().join("linux"), "Linux/x86");
+    put(
+        &kdir,
+        "include/config/auto.conf",
+        "CONFIG_RUST=y\nCONFIG_CC_VERSION_TEXT=\"gcc (Debian 12.2.0-14) 12.2.0\"\nCONFIG_CC_IS_GCC=y\n",
+    );
+    let out = t.path().join("out");
+    pack::pack(&config(&kdir, &out, Content::Full)).unwrap();
+    let m = members(&out.join("kheaders.tar.xz"));
+    let info = String::from_utf8(m["kheaders.txt"].3.clone()).unwrap();
+    assert!(
+        info.contains("\nllvm: no (GCC)\n") && !info.contains("LLVM=1 modules"),
+        "{info}"
+    );
+    let gm = String::from_utf8(m["GNUmakefile"].3.clone()).unwrap();
+    assert!(gm.contains("\nkheaders-clang := \n"), "{gm}");
 }
 
 #[test]

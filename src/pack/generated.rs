@@ -6,6 +6,18 @@
 
 use super::{Config, Data, Entry, Tree};
 
+/// The clang major version of a clang-built kernel (`CONFIG_CLANG_VERSION`, e.g. 190001 for
+/// 19.0.1), or `None` for GCC. The archive's users pick their LLVM= from it (GNUmakefile).
+fn clang_major(tree: &Tree) -> Option<u32> {
+    if tree.value("CONFIG_CC_IS_CLANG") != "y" {
+        return None;
+    }
+    tree.value("CONFIG_CLANG_VERSION")
+        .parse::<u32>()
+        .ok()
+        .map(|v| v / 10000)
+}
+
 /// The files, by name in the archive.
 pub fn files(tree: &Tree, cfg: &Config) -> [(String, Entry); 4] {
     let cc = tree.value("CONFIG_CC_VERSION_TEXT");
@@ -14,33 +26,34 @@ pub fn files(tree: &Tree, cfg: &Config) -> [(String, Entry); 4] {
     } else {
         ""
     };
+    let major = clang_major(tree).map(|m| m.to_string()).unwrap_or_default();
     let make_text = |s: &str| s.replace(['#', '$', '\n'], "");
     let makefile = include_str!("files/GNUmakefile")
         .replace("@CC@", &make_text(cc))
-        .replace("@LLVM@", &make_text(&cfg.llvm))
+        .replace("@CLANG_MAJOR@", &major)
         .replace("@RUSTC@", &make_text(rustc));
     let a = &tree.srcarch;
-    let llvm = if cfg.llvm.is_empty() {
-        String::new()
-    } else {
-        format!(" LLVM={}", cfg.llvm)
+    let (llvm, llvm_arg) = match clang_major(tree) {
+        None => ("no (GCC)".to_string(), ""),
+        Some(m) => (
+            format!("yes, clang {m}: LLVM=1 where `clang` is clang {m} (Android's prebuilt first on PATH), else LLVM=-{m} (clang-{m})"),
+            " LLVM=1",
+        ),
     };
-    let info =
-        format!(
+    let info = format!(
         "# Headers and build artifacts of this kernel, from kheaders (/proc/kheaders.tar.xz).\n\
          release: {}\n\
          arch: {a}\n\
          cc: {cc}\n\
-         llvm: {}\n\
+         llvm: {llvm}\n\
          rustc: {}\n\
          rust-metadata: {}\n\
          \n\
          # Build an external module with the kernel's own compiler (GNUmakefile picks it):\n\
          #   make -C <this directory> M=$PWD modules\n\
          # On a host of another architecture:\n\
-         #   make -C <this directory> M=$PWD ARCH={a} CROSS_COMPILE=<prefix>{llvm} modules\n",
+         #   make -C <this directory> M=$PWD ARCH={a} CROSS_COMPILE=<prefix>{llvm_arg} modules\n",
         tree.release,
-        if cfg.llvm.is_empty() { "(no: GCC)" } else { &cfg.llvm },
         tree.value("CONFIG_RUSTC_VERSION_TEXT"),
         if rustc.is_empty() { "no" } else { "yes" },
     );

@@ -74,8 +74,6 @@ pub struct Config {
     pub minify: bool,
     /// mtime of every entry (seconds since the epoch).
     pub mtime: u64,
-    /// The `LLVM=` the kernel was built with (recorded for users of the archive).
-    pub llvm: String,
 }
 
 /// What a pack did, for the one-line summary.
@@ -114,7 +112,6 @@ pub fn cargo_main() -> Result<(), String> {
         rust: flag("KHEADERS_RUST", false)?,
         minify: flag("KHEADERS_MINIFY", true)?,
         mtime: mtime_from_env()?,
-        llvm: env("LLVM").unwrap_or_default(),
     };
     let s = pack(&cfg)?;
     // The module's modinfo `version` (dkms compares it with an installed module of our name).
@@ -155,7 +152,6 @@ const ENV_VARS: &[&str] = &[
     "KHEADERS_MINIFY",
     "SOURCE_DATE_EPOCH",
     "KBUILD_BUILD_TIMESTAMP",
-    "LLVM",
 ];
 
 fn env(name: &str) -> Option<String> {

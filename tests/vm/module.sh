@@ -47,8 +47,9 @@ pread_seek_and_past_the_end() {
     need python3
     load
     python3 - "$KH_BLOB" <<'PY'
-import errno, os, random, sys
+import errno, mmap, os, random, sys
 blob = open(sys.argv[1], 'rb').read(); n = len(blob)
+page = mmap.PAGESIZE   # 16 KiB on a 16K-page arm64 kernel (gki flavour)
 rnd = random.Random(1)
 for path in ('/proc/kheaders.tar.xz', '/sys/kernel/kheaders.tar.xz'):
     fd = os.open(path, os.O_RDONLY)
@@ -56,7 +57,7 @@ for path in ('/proc/kheaders.tar.xz', '/sys/kernel/kheaders.tar.xz'):
         off, ln = rnd.randrange(0, n + 5000), rnd.choice([1, 13, 4096, 70000, 3 << 20])
         got = os.pread(fd, ln, off)
         # procfs serves the whole request in one read; sysfs at most a page per read.
-        want = blob[off:off + (ln if path.startswith('/proc') else min(ln, 4096))]
+        want = blob[off:off + (ln if path.startswith('/proc') else min(ln, page))]
         assert got == want, (path, off, ln, len(got), len(want))
     assert os.pread(fd, 100, n) == b'' and os.pread(fd, 100, n + 12345) == b''
     assert os.lseek(fd, 0, os.SEEK_END) == n
