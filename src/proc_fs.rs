@@ -111,8 +111,11 @@ unsafe extern "C" fn read_iter(iocb: *mut bindings::kiocb, to: *mut bindings::io
     if copied == 0 {
         return EFAULT.to_errno() as isize; // a bad user buffer: nothing copied although room
     }
-    // SAFETY: as above; `copied <= rest.len()`, so the sum stays within the data's size.
-    unsafe { (*iocb).ki_pos = pos + copied as i64 };
+    // `copied <= rest.len()`, so `pos + copied <= data.len() <= isize::MAX`: the sum cannot
+    // overflow (`wrapping_add`, so that the kernel's overflow checks add no panic path here).
+    let end = pos.wrapping_add(copied as i64);
+    // SAFETY: `iocb` is valid (see above) and nothing else uses it during the call.
+    unsafe { (*iocb).ki_pos = end };
     copied as isize
 }
 

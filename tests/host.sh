@@ -104,6 +104,29 @@ minified_headers_compile_to_identical_code() {
 }
 dump() { (cd "$1" && for f in *.o *.ko; do llvm-objdump -d -r -s "$f" | tail -n +3; done); }
 
+# kCFI: procfs calls our Rust callbacks through struct proc_ops, and the call traps unless the
+# callee's type hash (in its __cfi_ preamble) is the one of the C prototype. The kernel's own C
+# functions of those prototypes carry the hash to compare with.
+callbacks_have_the_kernels_kcfi_hashes() {
+    grep -qE '^CONFIG_CFI(_CLANG)?=y' "$KDIR/include/config/auto.conf" || skip "kernel without kCFI"
+    [ "$(srcarch <"$KDIR/include/config/auto.conf")" = x86 ] || skip "the x86 preamble is read here"
+    # hash file symbol: the `movl $hash, %eax` of the symbol's preamble
+    hash() { llvm-objdump -d --disassemble-symbols="$2" "$1" | sed -n 's/.*movl.*, %eax *# imm = \(0x[0-9A-F]*\)$/\1/p' | head -1; }
+    local ours theirs pair sym
+    for pair in 4open:nonseekable_open 5lseek:generic_file_llseek 9read_iter:seq_read_iter; do
+        sym=$(llvm-nm kheaders.ko | sed -n "s/.* \(__cfi_.*7proc_fs${pair%%:*}\)$/\1/p")
+        ours=$(hash kheaders.ko "$sym"); theirs=$(hash "$KDIR/vmlinux" "__cfi_${pair#*:}")
+        [ -n "$ours" ] && [ "$ours" = "$theirs" ] || fail "${pair%%:*}: $ours, the C prototype's ($pair) ${theirs:-not found}"
+        echo "# ${pair%%:*}: $ours, as ${pair#*:}" >&2
+    done
+}
+
+# No panics in the module: no call into core's panicking (the kernel builds Rust with overflow
+# checks, RUST_OVERFLOW_CHECKS, so unchecked arithmetic would add one).
+module_has_no_panic_path() {
+    ! llvm-nm -u kheaders.ko | grep -E 'panicking|panic_fmt|panic_bounds' || fail "kheaders.ko can panic"
+}
+
 # make symbol-list: a GKI symbol list of exactly what kheaders.ko imports (the ELF's undefined
 # symbols, read here by readelf rather than nm), each one an export of this kernel.
 symbol_list_is_the_modules_imports() {
@@ -173,5 +196,6 @@ code_is_rustfmt_and_clippy_clean() {
 run_tests missing_kdir_is_refused unconfigured_kdir_is_refused unbuilt_kdir_is_refused kernel_without_rust_is_refused \
     kernel_without_rust_metadata_is_refused missing_cargo_is_refused rustc_of_another_version_is_refused wrong_arch_is_refused \
     arch_x86_64_is_accepted noop_rebuild_touches_nothing modinfo_describes_the_module archive_is_a_superset_of_upstreams \
-    host_programs_ship_stripped_and_run minified_headers_compile_to_identical_code symbol_list_is_the_modules_imports \
+    host_programs_ship_stripped_and_run minified_headers_compile_to_identical_code callbacks_have_the_kernels_kcfi_hashes \
+    module_has_no_panic_path symbol_list_is_the_modules_imports \
     prebuilt_clang_on_path_is_taken module_keeps_to_the_kernels_msrv code_is_rustfmt_and_clippy_clean
