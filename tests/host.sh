@@ -130,16 +130,16 @@ module_has_no_panic_path() {
 # make symbol-list: a GKI symbol list of exactly what kheaders.ko imports (the ELF's undefined
 # symbols, read here by readelf rather than nm), each one an export of this kernel.
 symbol_list_is_the_modules_imports() {
-    make -s KDIR="$KDIR" symbol-list >"$tmp/list" 2>"$tmp/list.err" || { tail "$tmp/list.err" >&2; fail "make symbol-list failed"; }
-    want_eq "$(head -1 "$tmp/list")" "[abi_symbol_list]" "first line"
-    ! tail -n +2 "$tmp/list" | grep -qv '^  [A-Za-z0-9_.$]*$' || fail "not one indented name a line: $(grep -v '^  ' "$tmp/list" | head -3)"
-    tail -n +2 "$tmp/list" | sed 's/^  //' >"$tmp/names"
-    LC_ALL=C sort -uc "$tmp/names" || fail "not sorted and unique"
-    readelf -Ws kheaders.ko | awk '$7 == "UND" && $8 != "" { print $8 }' | LC_ALL=C sort -u >"$tmp/und"
-    cmp -s "$tmp/names" "$tmp/und" || fail "list and readelf's undefined symbols differ: $(diff "$tmp/names" "$tmp/und" | head -5)"
-    local n; while read -r n; do grep -q "	$n	" "$KDIR/Module.symvers" || fail "$n is not an export of $KDIR"; done <"$tmp/names"
-    grep -qx '  proc_create_data' "$tmp/list" || fail "proc_create_data missing"
-    echo "# $(wc -l <"$tmp/names") symbols, each in Module.symvers" >&2
+    make -s KDIR="$KDIR" symbol-list >"$tmp/sl.list" 2>"$tmp/sl.err" || { tail "$tmp/sl.err" >&2; fail "make symbol-list failed"; }
+    want_eq "$(head -1 "$tmp/sl.list")" "[abi_symbol_list]" "first line"
+    ! tail -n +2 "$tmp/sl.list" | grep -qv '^  [A-Za-z0-9_.$]*$' || fail "not one indented name a line: $(grep -v '^  ' "$tmp/sl.list" | head -3)"
+    tail -n +2 "$tmp/sl.list" | sed 's/^  //' >"$tmp/sl.names"
+    LC_ALL=C sort -uc "$tmp/sl.names" || fail "not sorted and unique"
+    readelf -Ws kheaders.ko | awk '$7 == "UND" && $8 != "" { print $8 }' | LC_ALL=C sort -u >"$tmp/sl.und"
+    cmp -s "$tmp/sl.names" "$tmp/sl.und" || fail "list and readelf's undefined symbols differ: $(diff "$tmp/sl.names" "$tmp/sl.und" | head -5)"
+    local n; while read -r n; do grep -q "	$n	" "$KDIR/Module.symvers" || fail "$n is not an export of $KDIR"; done <"$tmp/sl.names"
+    grep -qx '  proc_create_data' "$tmp/sl.list" || fail "proc_create_data missing"
+    echo "# $(wc -l <"$tmp/sl.names") symbols, each in Module.symvers" >&2
 }
 
 # Android builds its kernels with a clang prebuilt first on PATH (plain `clang`, LLVM=1) whose
@@ -157,15 +157,15 @@ prebuilt_clang_on_path_is_taken() {
     want_eq "$(PATH=$prebuilt:$PATH make -s KDIR="$tmp/android" print-llvm)" 1 "Makefile, prebuilt first on PATH"
     want_eq "$(make -s KDIR="$tmp/android" print-llvm)" -19 "Makefile, clang-19 beside another plain clang"
     # The archive's GNUmakefile, with its kernel's compiler text as an Android-built kernel has it.
-    mkdir -p "$tmp/arch" && tar -xf $blob -C "$tmp/arch" && cp -r tests/modules/hello "$tmp/hello"
-    sed -i "s|^kheaders-cc := .*|kheaders-cc := $android|" "$tmp/arch/GNUmakefile"
-    PATH=$prebuilt:$PATH make -C "$tmp/arch" M="$tmp/hello" V=1 modules >"$tmp/a.log" 2>&1 || { tail "$tmp/a.log" >&2; fail "build with the prebuilt failed"; }
-    grep -Eq '(^|[ ;])clang -Wp,' "$tmp/a.log" && ! grep -q 'clang-19 -Wp,' "$tmp/a.log" || fail "not built by plain clang"
-    grep -q "kheaders: this kernel was built by \"Android (12833971.*clang version 19.0.1 .*\", but \"clang\" is \"Debian clang version 19" "$tmp/a.log" \
-        || { grep kheaders: "$tmp/a.log" >&2; fail "no warning naming both compilers"; }
-    make -C "$tmp/arch" M="$tmp/hello" clean >/dev/null 2>&1
-    make -C "$tmp/arch" M="$tmp/hello" V=1 modules >"$tmp/b.log" 2>&1 || { tail "$tmp/b.log" >&2; fail "build with clang-19 failed"; }
-    grep -q 'clang-19 -Wp,' "$tmp/b.log" || fail "clang-19 not taken beside plain clang $(clang -dumpversion)"
+    mkdir -p "$tmp/android-archive" && tar -xf $blob -C "$tmp/android-archive" && cp -r tests/modules/hello "$tmp/android-hello"
+    sed -i "s|^kheaders-cc := .*|kheaders-cc := $android|" "$tmp/android-archive/GNUmakefile"
+    PATH=$prebuilt:$PATH make -C "$tmp/android-archive" M="$tmp/android-hello" V=1 modules >"$tmp/android-a.log" 2>&1 || { tail "$tmp/android-a.log" >&2; fail "build with the prebuilt failed"; }
+    grep -Eq '(^|[ ;])clang -Wp,' "$tmp/android-a.log" && ! grep -q 'clang-19 -Wp,' "$tmp/android-a.log" || fail "not built by plain clang"
+    grep -q "kheaders: this kernel was built by \"Android (12833971.*clang version 19.0.1 .*\", but \"clang\" is \"Debian clang version 19" "$tmp/android-a.log" \
+        || { grep kheaders: "$tmp/android-a.log" >&2; fail "no warning naming both compilers"; }
+    make -C "$tmp/android-archive" M="$tmp/android-hello" clean >/dev/null 2>&1
+    make -C "$tmp/android-archive" M="$tmp/android-hello" V=1 modules >"$tmp/android-b.log" 2>&1 || { tail "$tmp/android-b.log" >&2; fail "build with clang-19 failed"; }
+    grep -q 'clang-19 -Wp,' "$tmp/android-b.log" || fail "clang-19 not taken beside plain clang $(clang -dumpversion)"
 }
 
 # The module's Rust must build with the oldest rustc the kernel accepts (6.12: 1.78; Android's
@@ -177,10 +177,10 @@ module_keeps_to_the_kernels_msrv() {
     local src msrv; src=$(realpath "$KDIR/source" 2>/dev/null || echo "$KDIR")
     msrv=$(sed -n 's/^msrv = "\(.*\)"$/\1/p' "$src/.clippy.toml")
     [ -n "$msrv" ] || fail "no msrv in the tree's .clippy.toml"
-    copy_sources "$tmp/clippy"
-    make -C "$tmp/clippy" KDIR="$KDIR" CLIPPY=1 >"$tmp/clippy.log" 2>&1 || { tail "$tmp/clippy.log" >&2; fail "make CLIPPY=1 failed"; }
-    grep -q 'CLIPPY .*src/kheaders.o' "$tmp/clippy.log" || fail "clippy did not check the module"
-    ! grep -E 'warning|error' "$tmp/clippy.log" || fail "clippy (msrv $msrv) complained"
+    copy_sources "$tmp/msrv-copy"
+    make -C "$tmp/msrv-copy" KDIR="$KDIR" CLIPPY=1 >"$tmp/msrv.log" 2>&1 || { tail "$tmp/msrv.log" >&2; fail "make CLIPPY=1 failed"; }
+    grep -q 'CLIPPY .*src/kheaders.o' "$tmp/msrv.log" || fail "clippy did not check the module"
+    ! grep -E 'warning|error' "$tmp/msrv.log" || fail "clippy (msrv $msrv) complained"
     # (src/proc_bindings.rs is bindgen's, for --rust-target 1.68; src/pack is host code.)
     local pat='&raw (const|mut) |unsafe extern "[^"]*" *\{|#\[unsafe\(|\+ use<|[=(,] *const \{|&& let |\.is_none_or\(|core::ptr::(fn_addr_eq|without_provenance)'
     ! grep -nE "$pat" src/kheaders.rs src/proc_fs.rs src/sysfs.rs src/modinfo.rs || fail "syntax or API newer than rustc 1.78 in the module"
