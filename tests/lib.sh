@@ -126,6 +126,10 @@ kernel_and_image() {
     else KDIR=$("$kh_repo/scripts/test-kernel") && image=$("$kh_repo/scripts/test-kernel" image); fi
 }
 
+# The symbols a module imports: its undefined ELF symbols, by readelf (not the nm that
+# `make symbol-list` uses). GNU readelf reads ELF of any machine.
+imports() { readelf -Ws "$1" | awk '$7 == "UND" && $8 != "" { print $8 }' | LC_ALL=C sort -u; }   # module.ko
+
 # The kernel reads a module's first .modinfo section only: all records must be in one (GNU ld
 # keeps sections of different flags apart).
 one_modinfo_section() { # module.ko

@@ -245,27 +245,32 @@ fn full_adds_what_an_external_module_build_reads() {
     );
 }
 
+/// kheaders.txt and GNUmakefile of the full archive of a tree whose auto.conf is `auto_conf`.
+fn generated_for(arch_line: &str, auto_conf: &str) -> (String, String) {
+    let t = tempfile::tempdir().unwrap();
+    let kdir = in_tree(&t.path().join("linux"), arch_line);
+    put(&kdir, "include/config/auto.conf", auto_conf);
+    let out = t.path().join("out");
+    pack::pack(&config(&kdir, &out, Content::Full)).unwrap();
+    let m = members(&out.join("kheaders.tar.xz"));
+    let text = |name: &str| String::from_utf8(m[name].3.clone()).unwrap();
+    (text("kheaders.txt"), text("GNUmakefile"))
+}
+
 /// Android's kernels are built with a clang prebuilt, a plain `clang` whose version text names
 /// Android: the archive records it as it is, and asks for clang's major version, not a name.
 #[test]
 fn android_clang_is_recorded_as_the_config_says() {
-    let t = tempfile::tempdir().unwrap();
-    let kdir = in_tree(&t.path().join("linux"), "Linux/arm64");
     let android = "Android (12833971, +pgo, +bolt, +lto, +mlgo, based on r536225) clang version \
                    19.0.1 (https://android.googlesource.com/toolchain/llvm-project \
                    b3a530ec6537146650e42be89f1089e9a3588460)";
-    put(
-        &kdir,
-        "include/config/auto.conf",
+    let (info, gm) = generated_for(
+        "Linux/arm64",
         &format!(
             "CONFIG_RUST=y\nCONFIG_CC_VERSION_TEXT=\"{android}\"\nCONFIG_CC_IS_CLANG=y\n\
              CONFIG_CLANG_VERSION=190001\n"
         ),
     );
-    let out = t.path().join("out");
-    pack::pack(&config(&kdir, &out, Content::Full)).unwrap();
-    let m = members(&out.join("kheaders.tar.xz"));
-    let info = String::from_utf8(m["kheaders.txt"].3.clone()).unwrap();
     assert!(info.contains(&format!("\ncc: {android}\n")), "{info}");
     assert!(
         info.contains("\nllvm: yes, clang 19: LLVM=1 where `clang` is clang 19"),
@@ -275,7 +280,6 @@ fn android_clang_is_recorded_as_the_config_says() {
         info.contains("ARCH=arm64 CROSS_COMPILE=<prefix> LLVM=1 modules"),
         "{info}"
     );
-    let gm = String::from_utf8(m["GNUmakefile"].3.clone()).unwrap();
     assert!(
         gm.contains(&format!("\nkheaders-cc := {android}\n")),
         "{gm}"
@@ -286,22 +290,14 @@ fn android_clang_is_recorded_as_the_config_says() {
 /// A GCC-built kernel: no LLVM at all.
 #[test]
 fn gcc_kernel_asks_for_no_llvm() {
-    let t = tempfile::tempdir().unwrap();
-    let kdir = in_tree(&t.path().join("linux"), "Linux/x86");
-    put(
-        &kdir,
-        "include/config/auto.conf",
+    let (info, gm) = generated_for(
+        "Linux/x86",
         "CONFIG_RUST=y\nCONFIG_CC_VERSION_TEXT=\"gcc (Debian 12.2.0-14) 12.2.0\"\nCONFIG_CC_IS_GCC=y\n",
     );
-    let out = t.path().join("out");
-    pack::pack(&config(&kdir, &out, Content::Full)).unwrap();
-    let m = members(&out.join("kheaders.tar.xz"));
-    let info = String::from_utf8(m["kheaders.txt"].3.clone()).unwrap();
     assert!(
         info.contains("\nllvm: no (GCC)\n") && !info.contains("LLVM=1 modules"),
         "{info}"
     );
-    let gm = String::from_utf8(m["GNUmakefile"].3.clone()).unwrap();
     assert!(gm.contains("\nkheaders-clang := \n"), "{gm}");
 }
 

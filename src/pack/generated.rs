@@ -26,14 +26,15 @@ pub fn files(tree: &Tree, cfg: &Config) -> [(String, Entry); 4] {
     } else {
         ""
     };
-    let major = clang_major(tree).map(|m| m.to_string()).unwrap_or_default();
+    let clang = clang_major(tree);
+    let major = clang.map(|m| m.to_string()).unwrap_or_default();
     let make_text = |s: &str| s.replace(['#', '$', '\n'], "");
     let makefile = include_str!("files/GNUmakefile")
         .replace("@CC@", &make_text(cc))
         .replace("@CLANG_MAJOR@", &major)
         .replace("@RUSTC@", &make_text(rustc));
     let a = &tree.srcarch;
-    let (llvm, llvm_arg) = match clang_major(tree) {
+    let (llvm, llvm_arg) = match clang {
         None => ("no (GCC)".to_string(), ""),
         Some(m) => (
             format!("yes, clang {m}: LLVM=1 where `clang` is clang {m} (Android's prebuilt first on PATH), else LLVM=-{m} (clang-{m})"),
