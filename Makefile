@@ -18,8 +18,9 @@ blob := $(CURDIR)/target/kheaders/kheaders.tar.xz
 CARGO ?= cargo
 RUSTC ?= rustc
 BINDGEN ?= bindgen
-# A source tree with the crates vendored (make dkms-src) builds offline, with the locked versions.
-CARGO_FLAGS ?= $(if $(wildcard $(CURDIR)/vendor),--offline --locked)
+# The DKMS tree (make dkms-src, the .deb) carries the packer prebuilt: build.rs compiled once, as
+# kheaders-pack. It is run instead of cargo, so DKMS needs no cargo and no crates.
+packer := $(wildcard $(CURDIR)/kheaders-pack)
 
 # The tree's own settings decide the toolchain: a kernel built with clang needs LLVM=1.
 autoconf := $(kdir)/include/config/auto.conf
@@ -85,15 +86,22 @@ check-kdir:
 	@test -f "$(autoconf)" -a -f "$(kdir)/Module.symvers" || { echo "kheaders: error: $(kdir) was configured but not built (no include/config/auto.conf or Module.symvers): run make there first" >&2; exit 1; }
 	@grep -qx 'CONFIG_RUST=y' "$(autoconf)" || { echo "kheaders: error: the kernel in $(kdir) has no CONFIG_RUST=y: kheaders is a Rust module and needs a kernel built with Rust support" >&2; exit 1; }
 	@test -f "$(kdir)/rust/libkernel.rmeta" || { echo "kheaders: error: $(kdir) has CONFIG_RUST=y but no rust/libkernel.rmeta: build the kernel (make) before the module, or install the distribution's Rust files for it (Ubuntu: linux-lib-rust-<release>)" >&2; exit 1; }
-	@command -v $(CARGO) >/dev/null || { echo "kheaders: error: $(CARGO) not found: install Rust with rustup (for DKMS: as root, or cargo in /root/.cargo/bin)" >&2; exit 1; }
+	@$(if $(packer),$(packer) >/dev/null 2>&1 || { echo "kheaders: error: $(packer) does not run on this machine (made for another architecture?): run make dkms-src here" >&2; exit 1; },command -v $(CARGO) >/dev/null || { echo "kheaders: error: $(CARGO) not found: install Rust with rustup (for DKMS: as root, or cargo in /root/.cargo/bin)" >&2; exit 1; })
 	@command -v $(BINDGEN) >/dev/null || { echo "kheaders: error: $(BINDGEN) not found: cargo install --locked bindgen-cli (the kernel's Rust build needs it too)" >&2; exit 1; }
 	@test -z "$(rustc_want)" -o "$(rustc_have)" = "$(rustc_want)" || { echo "kheaders: error: the kernel's Rust crates were built by $(rustc_want), but $(RUSTC) is $(or $(rustc_have),not found): a Rust module needs that exact version (rustup toolchain install <version>, then rustup default or override)" >&2; exit 1; }
 	@$(if $(ARCH),test "$(call srcarch,$(ARCH))" = "$(tree_arch)" || { echo "kheaders: error: ARCH=$(ARCH) but $(kdir) is configured for $(tree_arch)" >&2; exit 1; })
 
-# Cargo reruns build.rs when an input, a setting or the archive file itself changed.
+# Cargo reruns build.rs when an input, a setting or the archive file itself changed. The prebuilt
+# packer runs every time and rewrites nothing when nothing changed; its cargo: lines are for
+# cargo, but for the warnings.
 pack: check-kdir
+ifeq ($(packer),)
 	@KHEADERS_KDIR=$(kdir) KHEADERS_OUT=$(blob) KHEADERS_OUT_ID="$$(stat -c '%i %s %.9Y %.9Z' $(blob) 2>/dev/null)" \
-		$(CARGO) build --quiet --lib $(CARGO_FLAGS)
+		$(CARGO) build --quiet --lib
+else
+	@out=$$(KHEADERS_KDIR=$(kdir) KHEADERS_OUT=$(blob) $(packer)) || exit 1; \
+		printf '%s\n' "$$out" | sed -n '/^cargo:warning=PACK /d; s/^cargo:warning=/kheaders: warning: /p' >&2
+endif
 	@if [ -f $(blob).packed ]; then cat $(blob).packed; rm -f $(blob).packed; fi
 
 # How this kernel derives bindgen's C flags from its C flags (see scripts/bindgen-rules), for the

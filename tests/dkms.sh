@@ -18,6 +18,11 @@ dkms_builds_and_installs_for_the_test_kernel() {
     for d in /lib/modules /usr/src /var/lib/dkms /etc/dkms; do mkdir -p "$d" && mount -t tmpfs none "$d"; done
     mkdir -p "/lib/modules/$rel" && ln -s "$KDIR" "/lib/modules/$rel/build"
     cp -r "$here/target/dkms/kheaders-$ver" /usr/src/
+    # DKMS builds with the tree's prebuilt packer: cargo is not run. Here a cargo that fails
+    # and says so stands in for rustup's (rustc, a link to rustup beside it, still works).
+    bin=$(dirname "$(command -v rustc)"); cp -a "$bin" "$log.bin"
+    rm -f "$log.bin/cargo"; printf '#!/bin/sh\necho "$0 $*" >>%s.cargo-ran; exit 1\n' "$log" >"$log.bin/cargo"; chmod +x "$log.bin/cargo"
+    mount --bind "$log.bin" "$bin"; trap 'umount "$bin"' EXIT
     dkms add "kheaders/$ver" >/dev/null
     dkms install "kheaders/$ver" -k "$rel" >"$log" 2>&1 \
         || { tail -20 "$log" "/var/lib/dkms/kheaders/$ver/build/make.log" 2>/dev/null >&2; fail "dkms install failed"; }
@@ -25,17 +30,26 @@ dkms_builds_and_installs_for_the_test_kernel() {
     [ -n "$ko" ] || fail "not installed under /lib/modules/$rel"
     [ "$(modinfo -F kernel_release "$ko")" = "$rel" ] || fail "built for another release"
     case $(dkms status "kheaders/$ver" -k "$rel") in *": installed") ;; *) fail "dkms status: $(dkms status)" ;; esac
+    [ ! -e "$log.cargo-ran" ] || fail "cargo ran: $(cat "$log.cargo-ran")"
 }
 
-# A release tarball has no .git: the same tree from the same files.
+# What DKMS builds from: at most 6 MB (README, DKMS).
+dkms_source_tree_is_at_most_6_mb() {
+    (cd "$here" && make -s dkms-src >/dev/null) || fail "make dkms-src failed"
+    local kb; kb=$(du -sk "$here/target/dkms/kheaders-$ver" | cut -f1)
+    echo "# target/dkms/kheaders-$ver: $kb kB" >&2
+    [ "$kb" -le 6144 ] || fail "$kb kB"
+}
+
+# A release tarball has no .git: the same tree from the same files, the packer byte for byte.
 dkms_source_tree_from_a_tarball_is_the_checkouts() {
     (cd "$here" && make -s dkms-src >/dev/null) || fail "make dkms-src failed"
     local src; src=$(mktemp -d)
     (cd "$here" && git ls-files -z | xargs -0 cp --parents -t "$src") || fail "copy failed"
     (cd "$src" && scripts/dkms-src >/dev/null 2>"$log") || { cat "$log" >&2; rm -rf "$src"; fail "make dkms-src failed without git"; }
-    diff -r -x vendor "$here/target/dkms/kheaders-$ver" "$src/target/dkms/kheaders-$ver" >&2 \
+    diff -r "$here/target/dkms/kheaders-$ver" "$src/target/dkms/kheaders-$ver" >&2 \
         || { rm -rf "$src"; fail "the trees differ"; }
     rm -rf "$src"
 }
 
-run_tests dkms_builds_and_installs_for_the_test_kernel dkms_source_tree_from_a_tarball_is_the_checkouts
+run_tests dkms_builds_and_installs_for_the_test_kernel dkms_source_tree_is_at_most_6_mb dkms_source_tree_from_a_tarball_is_the_checkouts
