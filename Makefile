@@ -3,7 +3,8 @@
 #
 #   make [KDIR=<kernel build tree>] [LLVM=1] [ARCH=...] [CROSS_COMPILE=...]   build kheaders.ko
 #   make modules_install [INSTALL_MOD_PATH=...]                             install it
-#   make dkms-src                                                          DKMS source tree, crates vendored
+#   make dkms-src                                                          DKMS source tree, packer prebuilt
+#   make deb                                                               kheaders-dkms .deb (debhelper, dh-dkms)
 #   make symbol-list                                                       the symbols kheaders.ko imports (GKI list)
 #   make tree_install [DESTDIR=...]                                        install kheaders-tree (README)
 #   make test | test-7.3 | test-arm64 | test-gki | test-fresh | demo | bench | test-kernel | clean
@@ -56,7 +57,7 @@ bindgen_mk := $(CURDIR)/target/kheaders/bindgen.mk
 rustc_want := $(shell sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $(autoconf) 2>/dev/null)
 rustc_have := $(shell $(RUSTC) --version 2>/dev/null)
 
-.PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src tree_install symbol-list test test-7.3 demo bench test-kernel test-arm64 test-gki test-fresh soak print-llvm help
+.PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src deb tree_install symbol-list test test-7.3 demo bench test-kernel test-arm64 test-gki test-fresh soak print-llvm help
 
 # dkms appends CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-<major> those plain names
 # would be another clang: pass on the suffixed ones.
@@ -115,10 +116,13 @@ bindgen-rules: check-kdir
 tree_install:
 	install -D -m 0755 src/pack/files/kheaders-tree $(DESTDIR)/usr/local/sbin/kheaders-tree
 
-# The tree to copy to /usr/src/kheaders-<version> for DKMS: builds with no network (a kernel
-# upgrade is often offline), from the crates vendored here. See scripts/dkms-src.
+# The tree to copy to /usr/src/kheaders-<version> for DKMS: builds with no network and no cargo
+# (a kernel upgrade is often offline), with the packer prebuilt. See scripts/dkms-src.
 dkms-src:
 	@scripts/dkms-src
+# The kheaders-dkms package, which installs that tree (scripts/deb, scripts/debian).
+deb:
+	@scripts/deb
 
 clean:
 	-$(if $(wildcard $(kdir)/Makefile),$(MAKE) -C $(kdir) M=$(CURDIR) clean)

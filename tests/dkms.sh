@@ -25,7 +25,7 @@ dkms_builds_and_installs_for_the_test_kernel() {
     mount --bind "$log.bin" "$bin"; trap 'umount "$bin"' EXIT
     dkms add "kheaders/$ver" >/dev/null
     dkms install "kheaders/$ver" -k "$rel" >"$log" 2>&1 \
-        || { tail -20 "$log" "/var/lib/dkms/kheaders/$ver/build/make.log" 2>/dev/null >&2; fail "dkms install failed"; }
+        || { tail -20 "$log" "/var/lib/dkms/kheaders/$ver/build/make.log" >&2 2>/dev/null; fail "dkms install failed"; }
     local ko; ko=$(find "/lib/modules/$rel" -name 'kheaders.ko*' | head -1)
     [ -n "$ko" ] || fail "not installed under /lib/modules/$rel"
     [ "$(modinfo -F kernel_release "$ko")" = "$rel" ] || fail "built for another release"
