@@ -41,6 +41,19 @@ dkms_source_tree_is_at_most_6_mb() {
     [ "$kb" -le 6144 ] || fail "$kb kB"
 }
 
+# A tree whose packer cannot run here (made on another architecture): one line, nothing built.
+dkms_tree_with_a_foreign_packer_is_one_line() {
+    (cd "$here" && make -s dkms-src >/dev/null) || fail "make dkms-src failed"
+    local t; t=$(mktemp -d); cp -r "$here/target/dkms/kheaders-$ver/." "$t/"
+    head -c 64 "$t/kheaders-pack" >"$t/kheaders-pack.short" && mv "$t/kheaders-pack.short" "$t/kheaders-pack"
+    chmod +x "$t/kheaders-pack"
+    if make -C "$t" KDIR="$KDIR" >"$log" 2>&1; then rm -rf "$t"; fail "built with a packer that cannot run"; fi
+    [ "$(grep -c 'kheaders: error:' "$log")" = 1 ] || { cat "$log" >&2; rm -rf "$t"; fail "not one error line"; }
+    grep -q "kheaders: error: $t/kheaders-pack does not run on this machine" "$log" || { cat "$log" >&2; rm -rf "$t"; fail "not the packer's line"; }
+    [ ! -e "$t/target/kheaders/kheaders.tar.xz" ] || { rm -rf "$t"; fail "an archive was written"; }
+    rm -rf "$t"
+}
+
 # A release tarball has no .git: the same tree from the same files, the packer byte for byte.
 dkms_source_tree_from_a_tarball_is_the_checkouts() {
     (cd "$here" && make -s dkms-src >/dev/null) || fail "make dkms-src failed"
@@ -52,4 +65,5 @@ dkms_source_tree_from_a_tarball_is_the_checkouts() {
     rm -rf "$src"
 }
 
-run_tests dkms_builds_and_installs_for_the_test_kernel dkms_source_tree_is_at_most_6_mb dkms_source_tree_from_a_tarball_is_the_checkouts
+run_tests dkms_builds_and_installs_for_the_test_kernel dkms_source_tree_is_at_most_6_mb \
+    dkms_tree_with_a_foreign_packer_is_one_line dkms_source_tree_from_a_tarball_is_the_checkouts
