@@ -112,12 +112,13 @@ avail() { sync; echo 3 >/proc/sys/vm/drop_caches; awk '/MemAvailable/ {print $2}
 # go in copies, so that the checkout's own build stays as it is); only the files that differ,
 # so that make and cargo rebuild what changed. The tracked ones in a git checkout; from a source
 # tarball the same paths as they are, less the bindings a build generates (as scripts/dkms-src).
-copy_sources() { # dir
-    local f p=(Cargo.toml Cargo.lock Kbuild Makefile build.rs src scripts/bindgen-rules scripts/bindgen-flags.mk)
-    mkdir -p "$1"
+copy_sources() { # dir [more paths...]
+    local f d=$1 p=(Cargo.toml Cargo.lock Kbuild Makefile build.rs src scripts/bindgen-rules scripts/bindgen-flags.mk)
+    shift; p+=("$@")
+    mkdir -p "$d"
     (cd "$kh_repo" && if git ls-files --error-unmatch Kbuild >/dev/null 2>&1; then git ls-files -z "${p[@]}"
         else find "${p[@]}" -type f ! -path src/proc_bindings.rs -print0; fi \
-        | while IFS= read -r -d '' f; do cmp -s "$f" "$1/$f" || cp --parents "$f" "$1"; done)
+        | while IFS= read -r -d '' f; do cmp -s "$f" "$d/$f" || cp --parents "$f" "$d"; done)
 }
 
 # KDIR as given, or the test kernel (built on first use), and `image`, the kernel to boot.
