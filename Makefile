@@ -15,6 +15,16 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 kdir := $(abspath $(KDIR))
+# A headers tree with CONFIG_RUST=y but without the kernel crate's metadata (Debian's headers ship
+# no rust/): the module is built against our tree instead, the headers plus the Rust files rebuilt
+# from the kernel's source by scripts/kernel-rust (docs/debian.md). The tree's settings are read
+# from KDIR itself, which that tree links to.
+ifeq ($(wildcard $(kdir)/rust/libkernel.rmeta),)
+ifneq ($(and $(wildcard $(kdir)/.config),$(wildcard $(kdir)/Module.symvers),$(shell grep -sx 'CONFIG_RUST=y' $(kdir)/.config)),)
+kernel_rust := $(kdir)
+kdir := $(shell $(CURDIR)/scripts/kernel-rust --where $(kdir))
+endif
+endif
 blob := $(CURDIR)/target/kheaders/kheaders.tar.xz
 CARGO ?= cargo
 RUSTC ?= rustc
@@ -24,7 +34,7 @@ BINDGEN ?= bindgen
 packer := $(wildcard $(CURDIR)/kheaders-pack)
 
 # The tree's own settings decide the toolchain: a kernel built with clang needs LLVM=1.
-autoconf := $(kdir)/include/config/auto.conf
+autoconf := $(or $(kernel_rust),$(kdir))/include/config/auto.conf
 # With several LLVMs installed, the one of the kernel's major version: LLVM=1 when plain `clang`
 # is that version (a distribution's default, or Android's clang prebuilt first on PATH), else
 # LLVM=-<major> when clang-<major> exists (Debian's suffixed names). The archive's GNUmakefile
@@ -57,7 +67,7 @@ bindgen_mk := $(CURDIR)/target/kheaders/bindgen.mk
 rustc_want := $(shell sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $(autoconf) 2>/dev/null)
 rustc_have := $(shell $(RUSTC) --version 2>/dev/null)
 
-.PHONY: all modules modules_install clean check-kdir pack bindgen-rules dkms-src deb tree_install symbol-list test test-7.3 demo bench test-kernel test-arm64 test-gki test-fresh soak print-llvm help
+.PHONY: all modules modules_install clean check-kdir kernel-rust pack bindgen-rules dkms-src deb tree_install symbol-list test test-7.3 demo bench test-kernel test-arm64 test-gki test-fresh soak print-llvm help
 
 # dkms appends CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-<major> those plain names
 # would be another clang: pass on the suffixed ones.
@@ -81,7 +91,7 @@ modules_install: check-kdir
 
 # One clear message for each way a KDIR can be wrong, before anything is written. A build tree
 # or a distribution's headers tree (linux-headers: no .config, no sources) both do.
-check-kdir:
+check-kdir: $(if $(kernel_rust),kernel-rust)
 	@test -d "$(kdir)" || { echo "kheaders: error: KDIR $(kdir) does not exist; give KDIR=<kernel build tree> (scripts/test-kernel prints one)" >&2; exit 1; }
 	@test -f "$(kdir)/.config" -o -f "$(autoconf)" || { echo "kheaders: error: $(kdir) is not a configured kernel tree (no .config): configure and build it first" >&2; exit 1; }
 	@test -f "$(autoconf)" -a -f "$(kdir)/Module.symvers" || { echo "kheaders: error: $(kdir) was configured but not built (no include/config/auto.conf or Module.symvers): run make there first" >&2; exit 1; }
@@ -91,6 +101,10 @@ check-kdir:
 	@command -v $(BINDGEN) >/dev/null || { echo "kheaders: error: $(BINDGEN) not found: cargo install --locked bindgen-cli (the kernel's Rust build needs it too)" >&2; exit 1; }
 	@test -z "$(rustc_want)" -o "$(rustc_have)" = "$(rustc_want)" || { echo "kheaders: error: the kernel's Rust crates were built by $(rustc_want), but $(RUSTC) is $(or $(rustc_have),not found): a Rust module needs that exact version (rustup toolchain install <version>, then rustup default or override)" >&2; exit 1; }
 	@$(if $(ARCH),test "$(call srcarch,$(ARCH))" = "$(tree_arch)" || { echo "kheaders: error: ARCH=$(ARCH) but $(kdir) is configured for $(tree_arch)" >&2; exit 1; })
+
+# Builds our tree the first time, checks it every time (one line if it cannot).
+kernel-rust:
+	@RUSTC=$(RUSTC) $(CURDIR)/scripts/kernel-rust $(kernel_rust) >/dev/null
 
 # Cargo reruns build.rs when an input, a setting or the archive file itself changed. The prebuilt
 # packer runs every time and rewrites nothing when nothing changed; its cargo: lines are for
