@@ -7,11 +7,14 @@
 #   make deb                                                               kheaders-dkms .deb (debhelper, dh-dkms)
 #   make symbol-list                                                       the symbols kheaders.ko imports (GKI list)
 #   make tree_install [DESTDIR=...]                                        install kheaders-tree (README)
-#   make test | test-7.3 | test-arm64 | test-gki | test-fresh | demo | bench | test-kernel | clean
+#   make test | test-reliability | test-debian | test-7.3 | test-arm64 | test-gki | test-fresh | test-all
+#   make demo | bench | test-kernel | clean
 #
 # KDIR defaults to the running kernel's /lib/modules/$(uname -r)/build. Before Kbuild runs,
 # `cargo build` runs build.rs, which packs the tree's headers and build artifacts into
 # target/kheaders/kheaders.tar.xz (only rewritten when an input changed); Kbuild links it in.
+# A headers tree with Rust but without its Rust files (Debian's) is first completed by
+# scripts/kernel-rust, from the kernel's source (docs/debian.md).
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 kdir := $(abspath $(KDIR))
@@ -67,7 +70,7 @@ bindgen_mk := $(CURDIR)/target/kheaders/bindgen.mk
 rustc_want := $(shell sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $(autoconf) 2>/dev/null)
 rustc_have := $(shell $(RUSTC) --version 2>/dev/null)
 
-.PHONY: all modules modules_install clean check-kdir kernel-rust pack bindgen-rules dkms-src deb tree_install symbol-list test test-7.3 demo bench test-kernel test-arm64 test-gki test-fresh soak print-llvm help
+.PHONY: all modules modules_install clean check-kdir kernel-rust pack bindgen-rules dkms-src deb tree_install symbol-list test test-reliability test-debian test-all test-7.3 demo bench test-kernel test-arm64 test-gki test-fresh soak print-llvm help
 
 # dkms appends CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-<major> those plain names
 # would be another clang: pass on the suffixed ones.
@@ -144,6 +147,23 @@ clean:
 
 test:
 	scripts/test
+# The reliability suites (debug kernel: KASAN, kmemleak, lockdep, fault injection) with the rest;
+# scripts/test runs them only when that kernel is cached (docs/testing.md).
+test-reliability:
+	KHEADERS_DEBUG=1 scripts/test
+# Debian 13's own kernel (7.3.4+deb13-amd64), booted, in a debootstrapped trixie root (docs/debian.md).
+test-debian:
+	scripts/test-debian
+# Every suite, each target in turn (hours): what CI runs, then what it leaves to make targets.
+test-all:
+	$(MAKE) test-reliability
+	$(MAKE) test-debian
+	$(MAKE) test-7.3
+	$(MAKE) test-arm64
+	$(MAKE) test-gki
+	$(MAKE) test-gki KVER=6.12
+	$(MAKE) test-fresh
+	$(MAKE) soak
 test-7.3:
 	KVER=7.3 scripts/setup && KVER=7.3 scripts/test
 demo:
@@ -174,4 +194,4 @@ soak:
 print-llvm:
 	@echo $(LLVM)
 help:
-	@sed -n '2,10s/^# \{0,1\}//p' Makefile
+	@sed -n '2,/^$$/s/^# \{0,1\}//p' Makefile

@@ -115,9 +115,11 @@ no_network_here() {
 }
 
 # apt install ./kheaders-dkms_*.deb, as a user installs it: its postinst (dh-dkms) builds and
-# installs ours for every kernel with headers, skipping the one without Rust.
+# installs ours for every kernel with headers, skipping the one without Rust. This user's kernels
+# are built with rustup's rustc, so Debian's rustc, rust-src and bindgen (the package recommends
+# them, for Debian's own kernels) are left out, as such a user would.
 package_install_builds_ours_offline_and_signs_it() {
-    DEBIAN_FRONTEND=noninteractive apt-get install -y "$DEB" >"$log" 2>&1 \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$DEB" >"$log" 2>&1 \
         || { tail -30 "$log" "/var/lib/dkms/kheaders/$ver/build/make.log" >&2 2>/dev/null || :; fail "apt-get install failed"; }
     [ "$(dpkg-query -W -f='${Status} ${Version}' kheaders-dkms)" = "install ok installed $ver" ] || fail "dpkg: not installed"
     local st; st=$(dkms status "kheaders/$ver" -k "$rel")

@@ -21,3 +21,37 @@ hello_loads() { # hello.ko (tests/modules/hello or rust_hello): it loads, says s
 }
 before_each() { ! loaded || rmmod kheaders; }
 [ -z "${KH_BLOB:-}" ] || blob_sha=$(sha256sum "$KH_BLOB" | cut -d' ' -f1) blob_size=$(stat -c %s "$KH_BLOB")
+
+# bcc (Debian's python3-bpfcc) with no headers but kheaders': it loads the module itself, reads
+# /sys/kernel/kheaders.tar.xz, extracts it to /tmp/kheaders-<release> and unloads it again; a
+# kprobe built from linux/sched.h then counts our opens. The caller hides every other tree.
+bcc_loads_kheaders_itself_and_traces() {
+    ! loaded || fail "kheaders already loaded"
+    [ ! -e /sys/kernel/kheaders.tar.xz ] || fail "/sys/kernel/kheaders.tar.xz exists before bcc ran"
+    rm -rf /tmp/kheaders-$rel*
+    /usr/bin/python3 - <<'PY'
+import os
+from bcc import BPF
+b = BPF(cflags=os.environ.get('KH_BCC_CFLAGS', '').split(), text=r'''
+#include <linux/sched.h>
+#include <linux/fs.h>
+BPF_HASH(opens, u32, u64);
+int kprobe__do_sys_openat2(struct pt_regs *ctx)
+{
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    u32 tgid = task->tgid;
+    u64 zero = 0, *n = opens.lookup_or_try_init(&tgid, &zero);
+    if (n)
+        (*n)++;
+    return 0;
+}
+''')
+for _ in range(25):
+    os.close(os.open('/etc/hostname', os.O_RDONLY))
+seen = sum(v.value for k, v in b['opens'].items() if k.value == os.getpid())
+print('    opens seen by the kprobe:', seen)
+assert seen >= 25, seen
+PY
+    ls -d /tmp/kheaders-$rel* >/dev/null 2>&1 || fail "bcc did not extract the headers from kheaders"
+    ! loaded || fail "bcc left kheaders loaded"
+}
