@@ -187,6 +187,26 @@ module_keeps_to_the_kernels_msrv() {
     echo "# clippy with msrv $msrv: silent; no post-1.78 syntax" >&2
 }
 
+# The packer is built by the kernel's rustc (Debian 13's kernel: 1.85.1; 6.12 accepts 1.78):
+# every crate Cargo.lock resolves for this machine keeps to Cargo.toml's rust-version (clippy, below,
+# holds our own code to it). make test-debian builds and tests it with Debian's real 1.85.1.
+locked_dependencies_keep_to_rust_version() {
+    cargo metadata --format-version 1 --locked --filter-platform "$(rustc -vV | sed -n 's/^host: //p')" >"$tmp/metadata" \
+        || fail "cargo metadata --locked failed"
+    python3 - "$tmp/metadata" <<'PY' || fail "a locked crate needs a newer rustc than rust-version"
+import json, sys
+m = json.load(open(sys.argv[1]))
+ids = {n["id"] for n in m["resolve"]["nodes"]}
+v = lambda s: tuple(int(x) for x in s.split("."))
+ours = next(p for p in m["packages"] if p["name"] == "kheaders")["rust_version"]
+assert ours, "no rust-version in Cargo.toml"
+bad = [f'{p["name"]} {p["version"]} (rust-version {p["rust_version"]})' for p in m["packages"]
+       if p["id"] in ids and p.get("rust_version") and v(p["rust_version"]) > v(ours)]
+print(f"# {len(ids)} crates resolved, rust-version {ours}" + ("; newer: " + ", ".join(bad) if bad else ""), file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
+
 code_is_rustfmt_and_clippy_clean() {
     cargo fmt --check >/dev/null || fail "cargo fmt --check: host code not formatted"
     rustfmt --check --edition 2021 src/kheaders.rs tests/modules/rust_hello/rust_hello.rs >/dev/null \
@@ -199,4 +219,5 @@ run_tests missing_kdir_is_refused unconfigured_kdir_is_refused unbuilt_kdir_is_r
     arch_x86_64_is_accepted noop_rebuild_touches_nothing modinfo_describes_the_module archive_is_a_superset_of_upstreams \
     host_programs_ship_stripped_and_run minified_headers_compile_to_identical_code callbacks_have_the_kernels_kcfi_hashes \
     module_has_no_panic_path symbol_list_is_the_modules_imports \
-    prebuilt_clang_on_path_is_taken module_keeps_to_the_kernels_msrv code_is_rustfmt_and_clippy_clean
+    prebuilt_clang_on_path_is_taken module_keeps_to_the_kernels_msrv locked_dependencies_keep_to_rust_version \
+    code_is_rustfmt_and_clippy_clean
