@@ -75,6 +75,7 @@ run_tests() { # function...
     kh_skip_reason=$(mktemp)
     [ "$KTAP_TESTNO" != 1 ] || { ktap_print_header; ktap_set_plan "${KTAP_PLAN:-$#}"; }
     for t in "$@"; do
+        ktap_print_msg "test $KTAP_TESTNO of ${KTAP_PLAN:-$#}: $t"   # progress, while a slow guest runs
         [ "$(type -t before_each)" != function ] || before_each
         # Not in an `if`: bash ignores `set -e` inside a condition, even in a subshell.
         ( set -e; "$t" )
