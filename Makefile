@@ -21,7 +21,7 @@ kdir := $(abspath $(KDIR))
 # A headers tree with CONFIG_RUST=y but without the kernel crate's metadata (Debian's headers ship
 # no rust/): the module is built against our tree instead, the headers plus the Rust files rebuilt
 # from the kernel's source by scripts/kernel-rust (docs/debian.md). The tree's settings are read
-# from KDIR itself, which that tree links to.
+# from KDIR itself (that tree is a copy of it), since the tree may not be made yet.
 ifeq ($(wildcard $(kdir)/rust/libkernel.rmeta),)
 ifneq ($(and $(wildcard $(kdir)/.config),$(wildcard $(kdir)/Module.symvers),$(shell grep -sx 'CONFIG_RUST=y' $(kdir)/.config)),)
 kernel_rust := $(kdir)
