@@ -118,7 +118,7 @@ copy_sources() { # dir [more paths...]
     shift; p+=("$@")
     mkdir -p "$d"
     (cd "$kh_repo" && if git ls-files --error-unmatch Kbuild >/dev/null 2>&1; then git ls-files -z "${p[@]}"
-        else find "${p[@]}" -type f ! -path src/proc_bindings.rs -print0; fi \
+        else find "${p[@]}" -type f ! -path src/proc_bindings.rs ! -name '*.o' ! -name '.*.cmd' ! -name '.*.d' ! -name '*.rmeta' -print0; fi \
         | while IFS= read -r -d '' f; do cmp -s "$f" "$d/$f" || cp --parents "$f" "$d"; done)
 }
 

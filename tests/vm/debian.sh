@@ -14,8 +14,9 @@ export HOME=$work
 
 apt_install_builds_it_for_the_running_kernel() {
     ! dpkg -s kheaders-dkms >/dev/null 2>&1 || fail "kheaders-dkms installed before the test"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download "$KH_DEB" >"$work/apt.log" 2>&1 \
-        || { tail -30 "$work/apt.log" /var/lib/dkms/kheaders/"$ver"/build/make.log 2>/dev/null; fail "apt install failed"; }
+    # (The guest has no network; every dependency is in the root already.)
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "$KH_DEB" >"$work/apt.log" 2>&1 \
+        || { tail -30 "$work/apt.log" /var/lib/dkms/kheaders/"$ver"/build/make.log 2>/dev/null || :; fail "apt install failed"; }
     grep -q 'kheaders' "$work/apt.log" || fail "no kheaders in apt's output"
     case $(dkms status "kheaders/$ver" -k "$rel") in *": installed"*) ;; *) fail "dkms status: $(dkms status)" ;; esac
     want_eq "$(modinfo -F vermagic kheaders | cut -d' ' -f1)" "$rel" "vermagic"
@@ -66,7 +67,7 @@ seed_commands_build_a_c_module() {
 kernel_hook_builds_it_again() {
     dkms unbuild "kheaders/$ver" -k "$rel" >/dev/null 2>&1 || fail "dkms unbuild failed"
     [ -z "$(find /lib/modules/"$rel" -name 'kheaders.ko*')" ] || fail "still installed after unbuild"
-    /etc/kernel/postinst.d/dkms "$rel" >"$work/hook.log" 2>&1 || { tail -20 "$work/hook.log"; fail "the kernel hook failed"; }
+    /etc/kernel/postinst.d/dkms "$rel" >"$work/hook.log" 2>&1 || { tail -20 "$work/hook.log" || :; fail "the kernel hook failed"; }
     case $(dkms status "kheaders/$ver" -k "$rel") in *": installed"*) ;; *) fail "dkms status after the hook: $(dkms status)" ;; esac
     modprobe kheaders && modprobe -r kheaders || fail "modprobe after the hook"
 }
