@@ -98,6 +98,7 @@ kernel_log_is_clean_but_the_taint() {
     [ -z "$other" ] || fail "kheaders in the kernel log: $other"
 }
 
+# The kernel hook last: it builds the module again, which under TCG takes long.
 run_tests apt_install_builds_it_for_the_running_kernel signed_with_dkmss_mok_key \
-    modprobe_serves_the_archive_silently seed_commands_build_a_c_module kernel_hook_builds_it_again \
-    rmmod_gives_it_back bcc_reads_kheaders kernel_log_is_clean_but_the_taint
+    modprobe_serves_the_archive_silently seed_commands_build_a_c_module rmmod_gives_it_back \
+    bcc_reads_kheaders kernel_log_is_clean_but_the_taint kernel_hook_builds_it_again
