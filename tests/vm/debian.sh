@@ -35,7 +35,9 @@ signed_with_dkmss_mok_key() {
     [ -n "$signer" ] || fail "the module is not signed"
     openssl x509 -inform DER -in /var/lib/dkms/mok.pub -noout -subject | grep -qF "$signer" \
         || fail "signer '$signer' is not DKMS's key ($(openssl x509 -inform DER -in /var/lib/dkms/mok.pub -noout -subject))"
-    openssl x509 -inform DER -in /var/lib/dkms/mok.pub -noout -ext subjectKeyIdentifier | tr -d ': \n' | tr 'A-F' 'a-f' | grep -q "${key: -16}" \
+    # sig_key is the serial number of the certificate that signed (sign-file names it by issuer
+    # and serial), as modinfo prints it for a module signed with the kernel's own key.
+    openssl x509 -inform DER -in /var/lib/dkms/mok.pub -noout -serial | tr -d ': \n' | tr 'A-F' 'a-f' | grep -qx "serial=$key" \
         || fail "sig_key $key is not DKMS's key"
 }
 
