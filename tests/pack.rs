@@ -352,6 +352,8 @@ fn a_headers_package_tree_packs() {
         "include/config/auto.conf",
         "#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86 6.12.0 Kernel Configuration\n#\nCONFIG_RUST=y\n",
     );
+    // Debian's headers name the kernel's compiler here (its Makefile includes it).
+    put(&k, ".kernelvariables", "CC = $(CROSS_COMPILE)gcc-14\n");
     let out = t.path().join("out");
     pack::pack(&config(&k, &out, Content::Full)).unwrap();
     let m = members(&out.join("kheaders.tar.xz"));
@@ -359,6 +361,7 @@ fn a_headers_package_tree_packs() {
         &m,
         &[
             "Makefile",
+            ".kernelvariables",
             "Module.symvers",
             "include/config/auto.conf",
             "arch/x86/include/asm/page.h",
@@ -369,6 +372,37 @@ fn a_headers_package_tree_packs() {
     );
     assert!(!m.contains_key(".config"));
     assert!(!m.keys().any(|k| k.starts_with("arch/arm64/")));
+}
+
+/// Debian's linux-kbuild splits objtool: `objtool` runs `objtool.real-$SRCARCH`, for the
+/// configured arch only.
+#[test]
+fn debians_split_objtool_goes_in_whole() {
+    let t = tempfile::tempdir().unwrap();
+    let k = in_tree(&t.path().join("linux"), "Linux/x86");
+    let conf = fs::read_to_string(k.join("include/config/auto.conf")).unwrap();
+    put(
+        &k,
+        "include/config/auto.conf",
+        &format!("{conf}CONFIG_OBJTOOL=y\n"),
+    );
+    for f in ["objtool", "objtool.real-x86", "objtool.real-powerpc"] {
+        put(&k, &format!("tools/objtool/{f}"), "#!/bin/sh\n");
+        fs::set_permissions(
+            k.join("tools/objtool").join(f),
+            fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let out = t.path().join("out");
+    pack::pack(&config(&k, &out, Content::Full)).unwrap();
+    let m = members(&out.join("kheaders.tar.xz"));
+    has_all(
+        &m,
+        &["tools/objtool/objtool", "tools/objtool/objtool.real-x86"],
+    );
+    assert_eq!(m["tools/objtool/objtool.real-x86"].1, 0o755);
+    assert!(!m.contains_key("tools/objtool/objtool.real-powerpc"));
 }
 
 #[test]

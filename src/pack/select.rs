@@ -140,6 +140,8 @@ fn rules(tree: &Tree, cfg: &Config) -> Vec<Rule> {
         rule(Src, "Makefile", File),
         rule(Src, format!("arch/{a}"), Here(arch_makefile)),
         rule(Obj, ".config", File),
+        // Debian's headers: the kernel's CC and CROSS_COMPILE, which its Makefile includes.
+        rule(Obj, ".kernelvariables", File),
         rule(Obj, "Module.symvers", File),
         rule(Obj, "include/config/auto.conf", File),
         rule(Obj, "include/config/kernel.release", File),
@@ -174,6 +176,8 @@ fn rules(tree: &Tree, cfg: &Config) -> Vec<Rule> {
     }
     if on("CONFIG_OBJTOOL") {
         r.push(rule(Obj, "tools/objtool/objtool", File));
+        // Debian's linux-kbuild: `objtool` is a small program that runs `objtool.real-$SRCARCH`.
+        r.push(rule(Obj, format!("tools/objtool/objtool.real-{a}"), File));
     }
     if on("CONFIG_DEBUG_INFO_BTF_MODULES") {
         r.push(rule(Obj, "tools/bpf/resolve_btfids/resolve_btfids", File));
