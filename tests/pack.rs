@@ -113,7 +113,6 @@ fn config(kdir: &Path, out: &Path, content: Content) -> Config {
         rust: false,
         minify: true,
         mtime: pack::DEFAULT_MTIME,
-        stream_bytes: pack::STREAM_BYTES,
     }
 }
 
@@ -594,64 +593,6 @@ fn decompression_needs_at_most_18_mib() {
         .read_to_end(&mut data)
         .unwrap();
     assert!(!data.is_empty());
-}
-
-/// The archive's xz streams, each decoded alone.
-fn streams(xz: &[u8]) -> Vec<Vec<u8>> {
-    let mut rest = xz;
-    let mut parts = Vec::new();
-    while !rest.is_empty() {
-        // Without LZMA_CONCATENATED the decoder stops at the end of one stream.
-        let mut d = xz2::stream::Stream::new_stream_decoder(u64::MAX, 0).unwrap();
-        let mut part = Vec::with_capacity(64 << 20);
-        let status = d.process_vec(rest, &mut part, xz2::stream::Action::Finish);
-        assert_eq!(status.unwrap(), xz2::stream::Status::StreamEnd);
-        rest = &rest[d.total_in() as usize..];
-        parts.push(part);
-    }
-    parts
-}
-
-/// Entry names of a tar (or of a run of whole entries with no end-of-archive blocks).
-fn names(tar: &[u8]) -> Vec<String> {
-    let mut a = tar::Archive::new(tar);
-    let entries = a.entries().unwrap();
-    entries
-        .map(|e| e.unwrap().path().unwrap().display().to_string())
-        .collect()
-}
-
-#[test]
-fn streams_hold_whole_entries_and_join_into_the_one_tar() {
-    let t = tempfile::tempdir().unwrap();
-    let kdir = in_tree(&t.path().join("linux"), "Linux/x86");
-    let (one, many) = (t.path().join("one"), t.path().join("many"));
-    pack::pack(&Config {
-        stream_bytes: 0,
-        ..config(&kdir, &one, Content::Full)
-    })
-    .unwrap();
-    pack::pack(&Config {
-        stream_bytes: 8 << 10,
-        ..config(&kdir, &many, Content::Full)
-    })
-    .unwrap();
-    let one = fs::read(one.join("kheaders.tar.xz")).unwrap();
-    let many = fs::read(many.join("kheaders.tar.xz")).unwrap();
-    assert_eq!(streams(&one).len(), 1);
-    let tar = streams(&one).concat();
-    let parts = streams(&many);
-    assert!(parts.len() > 2, "{} streams of 8 KiB", parts.len());
-    // Each stream alone lists its entries: the cuts fall between entries.
-    let each: Vec<String> = parts.iter().flat_map(|p| names(p)).collect();
-    assert_eq!(each, names(&tar));
-    // Read as one file (tar -xJf), it is the same tar as the one-stream archive's.
-    assert_eq!(parts.concat(), tar);
-    let mut whole = Vec::new();
-    xz2::read::XzDecoder::new_multi_decoder(&many[..])
-        .read_to_end(&mut whole)
-        .unwrap();
-    assert_eq!(whole, tar);
 }
 
 #[test]

@@ -2,11 +2,6 @@
 //! The archive's bytes: a tar with entries sorted by name, owner and group 0, modes 0644/0755
 //! (0755 for directories), one mtime for all, no `./` prefix; compressed with xz. Nothing of the
 //! build machine (paths, umask, users, time, directory order) reaches the output.
-//!
-//! The xz file is a run of xz streams (the format allows any number, and every xz decoder reads
-//! them as one), each holding a whole number of tar entries with a dictionary of its own. A plain
-//! `tar -xJf` reads it as one tar; `kheaders-tree` hands consecutive streams to parallel
-//! `xz -d | tar -x` lanes, each of which needs only its streams' dictionary.
 
 use super::tree::{self, read_beneath};
 use super::{minify, Config, Data, Entry};
@@ -17,19 +12,17 @@ use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use xz2::stream::{Check, Filters, LzmaOptions};
+use xz2::stream::{Check, Filters, LzmaOptions, MtStreamBuilder};
 
 /// liblzma's LZMA_PRESET_EXTREME (`xz -e`), which xz2 does not export.
 const PRESET_EXTREME: u32 = 0x8000_0000;
 
-/// LZMA2 dictionary, at most: 16 MiB. Decompression needs about this much memory on the target
-/// (upstream's `xz -6` archive needs 9 MiB); a larger dictionary would pack smaller but cost the
-/// target more. A stream smaller than that gets a dictionary just large enough to hold it.
+/// LZMA2 dictionary: 16 MiB. Decompression needs about this much memory on the target (upstream's
+/// `xz -6` archive needs 9 MiB); a larger dictionary would pack smaller but cost the target more.
 const DICT: u32 = 16 << 20;
-/// Tar bytes per xz stream, about (`KHEADERS_XZ_STREAM_MIB` overrides; 0: one stream). Each
-/// stream starts with an empty dictionary, so streams cost some size (docs/benchmark.md has the
-/// table). A fixed size keeps the output independent of the number of CPUs.
-pub const STREAM_BYTES: u64 = 0;
+/// xz blocks are compressed in parallel; a fixed size keeps the output independent of the number
+/// of CPUs. Each block starts with an empty dictionary, so blocks cost a little size.
+const BLOCK: u64 = 32 << 20;
 
 /// Returns the `.tar.xz` bytes and the size of the tar.
 pub fn write(entries: &BTreeMap<String, Entry>, cfg: &Config) -> Result<(Vec<u8>, u64), String> {
@@ -37,10 +30,8 @@ pub fn write(entries: &BTreeMap<String, Entry>, cfg: &Config) -> Result<(Vec<u8>
     if let Some(dir) = cfg.out.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     }
-    let (tar, starts) =
-        tar(entries, cfg.mtime, &tmp).map_err(|e| format!("writing the tar: {e}"))?;
-    let parts = cuts(&starts, tar.len(), cfg.stream_bytes);
-    let xz = xz(&tar, &parts).map_err(|e| format!("xz: {e}"))?;
+    let tar = tar(entries, cfg.mtime, &tmp).map_err(|e| format!("writing the tar: {e}"))?;
+    let xz = xz(&tar).map_err(|e| format!("xz: {e}"))?;
     Ok((xz, tar.len() as u64))
 }
 
@@ -48,12 +39,7 @@ fn io_err(name: &str) -> impl Fn(io::Error) -> String + '_ {
     move |e| format!("{name}: {e}")
 }
 
-/// The tar's bytes and the offset where each entry starts.
-fn tar(
-    entries: &BTreeMap<String, Entry>,
-    mtime: u64,
-    tmp: &Path,
-) -> Result<(Vec<u8>, Vec<usize>), String> {
+fn tar(entries: &BTreeMap<String, Entry>, mtime: u64, tmp: &Path) -> Result<Vec<u8>, String> {
     // Every directory gets an entry of its own (mode 0755), before what is in it.
     let dirs: BTreeSet<&str> = entries
         .keys()
@@ -64,9 +50,7 @@ fn tar(
     names.sort_by(|a, b| a.0.cmp(b.0));
 
     let mut b = tar::Builder::new(Vec::new());
-    let mut starts = Vec::with_capacity(names.len());
     for (name, entry) in names {
-        starts.push(b.get_ref().len());
         let mut h = tar::Header::new_gnu();
         h.set_mtime(mtime);
         h.set_uid(0);
@@ -114,29 +98,7 @@ fn tar(
             }
         }
     }
-    let tar = b.into_inner().map_err(|e| e.to_string())?;
-    Ok((tar, starts))
-}
-
-/// Where the streams start: `len / part` streams of about equal size (at least one), each cut at
-/// the first entry that starts at or after its share.
-fn cuts(starts: &[usize], len: usize, part: u64) -> Vec<usize> {
-    let n = match part {
-        0 => 1,
-        p => (len as u64).div_ceil(p).max(1) as usize,
-    };
-    let mut cuts = vec![0];
-    for k in 1..n {
-        let share = len / n * k;
-        match starts
-            .iter()
-            .find(|&&s| s >= share && s > *cuts.last().unwrap_or(&0))
-        {
-            Some(&s) => cuts.push(s),
-            None => break,
-        }
-    }
-    cuts
+    b.into_inner().map_err(|e| e.to_string())
 }
 
 /// The file `name` beneath `root` as select saw it (size, mtime): else an error, for a tree that
@@ -171,43 +133,23 @@ fn stripped(raw: &[u8], tmp: &Path) -> Option<Vec<u8>> {
     data
 }
 
-/// The streams starting at `cuts`, compressed in parallel and joined in order.
-fn xz(data: &[u8], cuts: &[usize]) -> Result<Vec<u8>, xz2::stream::Error> {
-    let ends = cuts.iter().skip(1).copied().chain([data.len()]);
-    let parts: Vec<&[u8]> = cuts.iter().zip(ends).map(|(&a, b)| &data[a..b]).collect();
-    let streams = std::thread::scope(|s| {
-        let running: Vec<_> = parts.iter().map(|p| s.spawn(|| stream(p))).collect();
-        running
-            .into_iter()
-            .map(|t| t.join().unwrap_or(Err(xz2::stream::Error::Program)))
-            .collect::<Result<Vec<_>, _>>()
-    })?;
-    Ok(streams.concat())
-}
-
-/// One xz stream of one block.
-fn stream(data: &[u8]) -> Result<Vec<u8>, xz2::stream::Error> {
+fn xz(data: &[u8]) -> Result<Vec<u8>, xz2::stream::Error> {
     // Preset 9e, then lc=4 pb=0: text wants more literal context and no position alignment.
     let mut opts = LzmaOptions::new_preset(9 | PRESET_EXTREME)?;
-    opts.dict_size(dict_for(data.len()))
+    opts.dict_size(DICT)
         .literal_context_bits(4)
         .literal_position_bits(0)
         .position_bits(0);
     let mut filters = Filters::new();
     filters.lzma2(&opts);
-    let stream = xz2::stream::Stream::new_stream_encoder(&filters, Check::Crc64)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let stream = MtStreamBuilder::new()
+        .threads(threads)
+        .block_size(BLOCK)
+        .filters(filters)
+        .check(Check::Crc64)
+        .encoder()?;
     let mut enc = xz2::write::XzEncoder::new_stream(Vec::with_capacity(data.len() / 6), stream);
     let done = enc.write_all(data).and_then(|()| enc.finish());
     done.map_err(|_| xz2::stream::Error::Program)
-}
-
-/// The dictionary a stream of `len` bytes needs: the smallest size xz's header can state (2^n
-/// or 3 * 2^(n-1) bytes, what the decoder allocates) that holds it, at most [`DICT`].
-fn dict_for(len: usize) -> u32 {
-    let len = u32::try_from(len).unwrap_or(u32::MAX);
-    (12..32)
-        .flat_map(|n| [1u32 << n, 3u32 << (n - 1)])
-        .find(|&d| d >= len)
-        .unwrap_or(DICT)
-        .min(DICT)
 }

@@ -23,7 +23,6 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-pub use archive::STREAM_BYTES;
 pub use tree::Tree;
 
 /// What the archive carries.
@@ -75,9 +74,6 @@ pub struct Config {
     pub minify: bool,
     /// mtime of every entry (seconds since the epoch).
     pub mtime: u64,
-    /// Tar bytes per xz stream, about (0: one stream). Each stream is a whole number of tar
-    /// entries with a dictionary of its own, so that an extractor can decode them in parallel.
-    pub stream_bytes: u64,
 }
 
 /// What a pack did, for the one-line summary.
@@ -116,12 +112,6 @@ pub fn cargo_main() -> Result<(), String> {
         rust: flag("KHEADERS_RUST", false)?,
         minify: flag("KHEADERS_MINIFY", true)?,
         mtime: mtime_from_env()?,
-        stream_bytes: match env("KHEADERS_XZ_STREAM_MIB").filter(|s| !s.is_empty()) {
-            None => STREAM_BYTES,
-            Some(s) => s.parse::<u64>().map(|m| m << 20).map_err(|_| {
-                format!("KHEADERS_XZ_STREAM_MIB={s}: a number of MiB (0: one stream)")
-            })?,
-        },
     };
     let s = pack(&cfg)?;
     // The module's modinfo `version` (dkms compares it with an installed module of our name).
@@ -160,7 +150,6 @@ const ENV_VARS: &[&str] = &[
     "KHEADERS_CONTENT",
     "KHEADERS_RUST",
     "KHEADERS_MINIFY",
-    "KHEADERS_XZ_STREAM_MIB",
     "SOURCE_DATE_EPOCH",
     "KBUILD_BUILD_TIMESTAMP",
 ];
