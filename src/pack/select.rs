@@ -142,6 +142,9 @@ fn rules(tree: &Tree, cfg: &Config) -> Vec<Rule> {
         rule(Obj, ".config", File),
         // Debian's headers: the kernel's CC and CROSS_COMPILE, which its Makefile includes.
         rule(Obj, ".kernelvariables", File),
+        // The modules' linker script where Debian's headers keep it (Makefile.modfinal looks
+        // in scripts/, then here).
+        rule(Obj, format!("arch/{a}/module.lds"), File),
         rule(Obj, "Module.symvers", File),
         rule(Obj, "include/config/auto.conf", File),
         rule(Obj, "include/config/kernel.release", File),
