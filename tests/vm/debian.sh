@@ -72,7 +72,7 @@ seed_commands_build_a_c_module() {
 # A kernel upgrade: the kernel package's hook (/etc/kernel/postinst.d/dkms) builds it for the new
 # kernel. Here the same kernel, its module removed first.
 kernel_hook_builds_it_again() {
-    dkms unbuild "kheaders/$ver" -k "$rel" >/dev/null 2>&1 || fail "dkms unbuild failed"
+    dkms unbuild "kheaders/$ver" -k "$rel" >"$work/unbuild.log" 2>&1 || { tail -20 "$work/unbuild.log" || :; fail "dkms unbuild failed"; }
     [ -z "$(find /lib/modules/"$rel" -name 'kheaders.ko*')" ] || fail "still installed after unbuild"
     /etc/kernel/postinst.d/dkms "$rel" >"$work/hook.log" 2>&1 || { tail -20 "$work/hook.log" || :; fail "the kernel hook failed"; }
     case $(dkms status "kheaders/$ver" -k "$rel") in *": installed"*) ;; *) fail "dkms status after the hook: $(dkms status)" ;; esac
@@ -85,7 +85,8 @@ kernel_hook_builds_it_again() {
 bcc_reads_kheaders() {
     local ms; ms=$(sed -n 's/^CONFIG_CC_MS_EXTENSIONS=//p' "/boot/config-$rel" | tr -d '"')
     export KH_BCC_CFLAGS=${ms:+$ms -Wno-microsoft-anon-tag}
-    trap 'umount -R /tmp; umount -R /usr/src' EXIT
+    # Lazily: this script runs from a checkout that cover keeps visible under /tmp.
+    trap 'umount -R -l /tmp; umount -R -l /usr/src' EXIT
     cover /usr/src; cover /tmp
     bcc_loads_kheaders_itself_and_traces
 }
