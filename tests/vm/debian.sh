@@ -72,6 +72,7 @@ seed_commands_build_a_c_module() {
 # A kernel upgrade: the kernel package's hook (/etc/kernel/postinst.d/dkms) builds it for the new
 # kernel. Here the same kernel, its module removed first.
 kernel_hook_builds_it_again() {
+    local work; work=$(mktemp -d)
     dkms unbuild "kheaders/$ver" -k "$rel" >"$work/unbuild.log" 2>&1 || { tail -20 "$work/unbuild.log" || :; fail "dkms unbuild failed"; }
     [ -z "$(find /lib/modules/"$rel" -name 'kheaders.ko*')" ] || fail "still installed after unbuild"
     /etc/kernel/postinst.d/dkms "$rel" >"$work/hook.log" 2>&1 || { tail -20 "$work/hook.log" || :; fail "the kernel hook failed"; }
@@ -85,8 +86,9 @@ kernel_hook_builds_it_again() {
 bcc_reads_kheaders() {
     local ms; ms=$(sed -n 's/^CONFIG_CC_MS_EXTENSIONS=//p' "/boot/config-$rel" | tr -d '"')
     export KH_BCC_CFLAGS=${ms:+$ms -Wno-microsoft-anon-tag}
-    # Lazily: this script runs from a checkout that cover keeps visible under /tmp.
-    trap 'umount -R -l /tmp; umount -R -l /usr/src' EXIT
+    # /usr/src back for the hook's test (DKMS's sources); /tmp stays covered (the checkout this
+    # runs from is under it), so the tests after this one make their files anew.
+    trap 'umount -R -l /usr/src' EXIT
     cover /usr/src; cover /tmp
     bcc_loads_kheaders_itself_and_traces
 }
