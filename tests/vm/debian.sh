@@ -84,8 +84,7 @@ kernel_hook_builds_it_again() {
 # test only (the kernel hook's test needs DKMS's sources). 7.x headers are written for
 # -fms-extensions (CONFIG_CC_MS_EXTENSIONS), which bcc must be given as a user would give it.
 bcc_reads_kheaders() {
-    local ms; ms=$(sed -n 's/^CONFIG_CC_MS_EXTENSIONS=//p' "/boot/config-$rel" | tr -d '"')
-    export KH_BCC_CFLAGS=${ms:+$ms -Wno-microsoft-anon-tag}
+    KH_BCC_CFLAGS=$(headers_dialect <"/boot/config-$rel"); export KH_BCC_CFLAGS
     # /usr/src back for the hook's test (DKMS's sources); /tmp stays covered (the checkout this
     # runs from is under it), so the tests after this one make their files anew.
     trap 'umount -R -l /usr/src' EXIT

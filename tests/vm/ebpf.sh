@@ -41,10 +41,7 @@ C
     llvm-objdump -h "$work/prog.o" | grep -q 'kprobe/do_sys_openat2' || fail "no program section"
 }
 
-# The C dialect the kernel's headers are written in: 7.x includes tagged structs anonymously
-# (CONFIG_CC_MS_EXTENSIONS, e.g. -fms-extensions), which a BPF compile must be told as well.
-ms=$(sed -n 's/^CONFIG_CC_MS_EXTENSIONS=//p' <<<"$autoconf")
-dialect=${ms:+$ms -Wno-microsoft-anon-tag}
+dialect=$(headers_dialect <<<"$autoconf")
 export KH_BCC_CFLAGS=$dialect
 
 run_tests bpf_program_compiles_by_hand bcc_loads_kheaders_itself_and_traces

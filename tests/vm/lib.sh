@@ -22,6 +22,14 @@ hello_loads() { # hello.ko (tests/modules/hello or rust_hello): it loads, says s
 before_each() { ! loaded || rmmod kheaders; }
 [ -z "${KH_BLOB:-}" ] || blob_sha=$(sha256sum "$KH_BLOB" | cut -d' ' -f1) blob_size=$(stat -c %s "$KH_BLOB")
 
+# The C dialect the kernel's headers are written in, as compiler flags, from a .config or
+# auto.conf on stdin: 7.x includes tagged structs anonymously (CONFIG_CC_MS_EXTENSIONS, a quoted
+# string such as "-fms-extensions"), which a BPF compile of them must be told as well.
+headers_dialect() {
+    local ms; ms=$(sed -n 's/^CONFIG_CC_MS_EXTENSIONS="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p')
+    echo "${ms:+$ms -Wno-microsoft-anon-tag}"
+}
+
 # bcc (Debian's python3-bpfcc) with no headers but kheaders': it loads the module itself, reads
 # /sys/kernel/kheaders.tar.xz, extracts it to /tmp/kheaders-<release> and unloads it again; a
 # kprobe built from linux/sched.h then counts our opens. The caller hides every other tree.
