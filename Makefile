@@ -7,7 +7,7 @@
 #   make deb                                                               kheaders-dkms .deb (debhelper, dh-dkms)
 #   make symbol-list                                                       the symbols kheaders.ko imports (GKI list)
 #   make tree_install [DESTDIR=...]                                        install kheaders-tree (README)
-#   make test | test-reliability | test-debian | test-7.3 | test-arm64 | test-gki | test-fresh | test-all
+#   make test | test-reliability | test-debian | test-7.3 | test-arm64 | test-riscv64 | test-gki | test-fresh | test-all
 #   make demo | bench | test-kernel | clean
 #
 # KDIR defaults to the running kernel's /lib/modules/$(uname -r)/build. Before Kbuild runs,
@@ -70,7 +70,7 @@ bindgen_mk := $(CURDIR)/target/kheaders/bindgen.mk
 rustc_want := $(shell sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $(autoconf) 2>/dev/null)
 rustc_have := $(shell $(RUSTC) --version 2>/dev/null)
 
-.PHONY: all modules modules_install clean check-kdir kernel-rust pack bindgen-rules dkms-src deb tree_install symbol-list test test-reliability test-debian test-all test-7.3 demo bench test-kernel test-arm64 test-gki test-fresh soak print-llvm help
+.PHONY: all modules modules_install clean check-kdir kernel-rust pack bindgen-rules dkms-src deb tree_install symbol-list test test-reliability test-debian test-all test-7.3 demo bench test-kernel test-arm64 test-riscv64 test-gki test-fresh soak print-llvm help
 
 # dkms appends CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-<major> those plain names
 # would be another clang: pass on the suffixed ones.
@@ -160,6 +160,7 @@ test-all:
 	$(MAKE) test-debian
 	$(MAKE) test-7.3
 	$(MAKE) test-arm64
+	$(MAKE) test-riscv64
 	$(MAKE) test-gki
 	$(MAKE) test-gki KVER=6.12
 	$(MAKE) test-fresh
@@ -172,12 +173,14 @@ bench:
 	scripts/bench
 test-kernel:
 	@scripts/test-kernel
-# arm64 end to end under qemu-system-aarch64 (TCG); long, not part of `make test`.
+# arm64 and riscv64 end to end under QEMU (TCG); long, not part of `make test`.
 test-arm64:
-	scripts/test-arm64
+	scripts/test-cross --arch arm64
+test-riscv64:
+	scripts/test-cross --arch riscv64
 # An Android GKI-class arm64 kernel (README, Android): 7.3 by default (MODVERSIONS), KVER=6.12 too.
 test-gki:
-	KVER=$(or $(KVER),7.3) scripts/setup && KVER=$(or $(KVER),7.3) scripts/test-arm64 --flavour gki
+	KVER=$(or $(KVER),7.3) scripts/setup && KVER=$(or $(KVER),7.3) scripts/test-cross --arch arm64 --flavour gki
 # README's set-up on a pristine Debian 12 root (debootstrap + chroot); long, not part of `make test`.
 test-fresh:
 	scripts/test-fresh

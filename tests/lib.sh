@@ -31,7 +31,7 @@ ktap_test_fail() {
 ktap_test_skip() { __ktap_test ok "$1" "SKIP${2:+ $2}"; KTAP_CNT_SKIP=$((KTAP_CNT_SKIP + 1)); }
 ktap_test_result() { if "${@:2}"; then ktap_test_pass "$1"; else ktap_test_fail "$1"; fi; }   # name command...
 ktap_print_totals() { echo "# Totals: pass:$KTAP_CNT_PASS fail:$KTAP_CNT_FAIL xfail:0 xpass:0 skip:$KTAP_CNT_SKIP error:0"; }
-# The closing line of a runner (scripts/test, test-arm64, test-fresh), which CI parses; a
+# The closing line of a runner (scripts/test, test-cross, test-fresh), which CI parses; a
 # trailing plan (the count is known only now), the totals; exits 1 on any failure.
 ktap_finished() {
     ktap_set_plan $((KTAP_TESTNO - 1)); ktap_print_totals
@@ -92,7 +92,7 @@ need() { local c; for c; do command -v "$c" >/dev/null || skip "no $c here"; don
 want_eq() { [ "$1" = "$2" ] || fail "expected '$2', got '$1'${3:+ ($3)}"; }
 
 # --- what several scripts check --------------------------------------------------------------
-# A kernel log line that fails a run: vm-run, test-arm64 (the console) and its guest (dmesg).
+# A kernel log line that fails a run: vm-run, test-cross (the console) and its guest (dmesg).
 kernel_complaint='BUG:|WARNING:|Oops|CFI failure|KASAN:|UBSAN:|Kernel panic|general protection fault|Unable to handle kernel|possible recursive locking|circular locking dependency|suspicious RCU usage|unreferenced object'
 kernel_complaints() { grep -E -h "$kernel_complaint" "$@" | grep -v 'kheaders-test-ignore'; }   # file...: the lines
 

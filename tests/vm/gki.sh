@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# In the gki guest of scripts/test-arm64 --flavour gki (after tests/vm/module.sh): what an Android
+# In the gki guest of scripts/test-cross --arch arm64 --flavour gki (after tests/vm/module.sh): what an Android
 # GKI-class kernel asks of kheaders, and the controls that show each check is live. /kh holds the
 # signed kheaders.ko and hello-host.ko (built on the x86 host from the arm64 archive), /kh/gki the
 # controls (scripts/test-arm64-gki). The kCFI control runs last: its reader dies in the trap.
@@ -16,7 +16,7 @@ refused() { # module.ko dmesg-pattern: insmod fails, the kernel says why
 runs_on_a_gki_class_machine() {
     want_eq "$(getconf PAGESIZE)" 16384 "page size"
     grep -qw mte /proc/cpuinfo || fail "no MTE"
-    # KASAN_HW_TAGS: on unless booted with kasan=off (scripts/test-arm64 says why).
+    # KASAN_HW_TAGS: on unless booted with kasan=off (scripts/test-cross says why).
     if ! grep -qw kasan=off /proc/cmdline; then
         dmesg | grep -q 'KernelAddressSanitizer initialized (hw-tags' || fail "KASAN_HW_TAGS not on"
     fi

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The kCFI control of the gki guest (scripts/test-arm64 --flavour gki): a proc file whose
+ * The kCFI control of the gki guest (scripts/test-cross --arch arm64 --flavour gki): a proc file whose
  * read_iter has the wrong type. Reading /proc/kheaders_cfi_mismatch must trap in procfs's
  * indirect call, the call kheaders' Rust read_iter passes on the same kernel, which shows the
  * check is live. Never unloaded: the trapped reader keeps the entry in use.
