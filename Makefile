@@ -60,7 +60,8 @@ endif
 endif
 endif
 
-srcarch = $(strip $(if $(filter x86_64 i386,$(1)),x86,$(if $(filter aarch64,$(1)),arm64,$(1))))
+# Machine names to the kernel's arch directory, as its SUBARCH does (uname -m: aarch64, riscv64).
+srcarch = $(strip $(if $(filter x86_64 i386,$(1)),x86,$(if $(filter aarch64,$(1)),arm64,$(if $(filter riscv32 riscv64,$(1)),riscv,$(1)))))
 # auto.conf carries the same `# Linux/<arch>` line as .config, which headers packages leave out.
 tree_arch = $(call srcarch,$(shell sed -n 's|^# Linux/\([^ ]*\) .*|\1|p' $(autoconf) 2>/dev/null))
 # The source tree: O= build trees link to it; headers packages are one tree.
