@@ -2,7 +2,8 @@
 # In the gki guest of scripts/test-cross --arch arm64 --flavour gki (after tests/vm/module.sh): what an Android
 # GKI-class kernel asks of kheaders, and the controls that show each check is live. /kh holds the
 # signed kheaders.ko and hello-host.ko (built on the x86 host from the arm64 archive), /kh/gki the
-# controls (scripts/test-arm64-gki). The kCFI control runs last: its reader dies in the trap.
+# controls (scripts/test-arm64-gki). The KASAN and kCFI controls run last: KASAN stops checking
+# tags after its first report, and the kCFI reader dies in the trap.
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 g=/kh/gki
@@ -16,9 +17,12 @@ refused() { # module.ko dmesg-pattern: insmod fails, the kernel says why
 runs_on_a_gki_class_machine() {
     want_eq "$(getconf PAGESIZE)" 16384 "page size"
     grep -qw mte /proc/cpuinfo || fail "no MTE"
-    # KASAN_HW_TAGS: on unless booted with kasan=off (scripts/test-cross says why).
+    # KASAN_HW_TAGS: on, in the mode the command line asks for, unless booted with kasan=off
+    # (under Debian 12's QEMU: scripts/test-cross says why).
+    local mode; mode=$(sed -n 's/.*kasan\.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
     if ! grep -qw kasan=off /proc/cmdline; then
-        dmesg | grep -q 'KernelAddressSanitizer initialized (hw-tags' || fail "KASAN_HW_TAGS not on"
+        dmesg | grep -q "KernelAddressSanitizer initialized (hw-tags, mode=${mode:-sync}," \
+            || fail "KASAN_HW_TAGS not on in mode ${mode:-sync}: $(dmesg | grep KernelAddressSanitizer)"
     fi
     # No PAC: the kernel patched its PAC instructions into shadow call stack pushes and pops.
     ! grep -qw paca /proc/cpuinfo || fail "the CPU has pointer authentication: SCS not patched in"
@@ -56,10 +60,25 @@ beside_upstreams_kheaders() {
 }
 
 no_cfi_failure_so_far() { ! dmesg | grep 'CFI failure' || fail "a CFI failure in the log"; }
+no_kasan_report_so_far() { ! dmesg | grep 'BUG: KASAN' || fail "a KASAN report in the log"; }
+
+# The KASAN control: a module that reads memory it has freed (tests/modules/kasan_uaf). Freed
+# memory is retagged, so the read's tag mismatches and KASAN reports it: at once in sync mode,
+# at the next kernel entry in async mode (so we wait a little).
+kasan_reports_a_use_after_free() {
+    grep -qw kasan=off /proc/cmdline && skip "booted with kasan=off"
+    # At KERN_ERR, so that it reaches the console (loglevel=4), where the host cuts the log.
+    echo '<3>kheaders-test: KASAN control begins; complaints from here on are expected' >/dev/kmsg
+    insmod $g/kasan_uaf.ko || fail "insmod kasan_uaf.ko failed"
+    rmmod kasan_uaf
+    local i want='BUG: KASAN: [a-z-]* in kasan_uaf_init'   # sync: where, and what
+    grep -qw kasan.mode=async /proc/cmdline && want='Asynchronous fault: no details available'
+    for i in 1 2 3 4 5 6 7 8 9 10; do dmesg | grep -q "$want" && break; sleep 0.5; done
+    dmesg | grep -q "$want" || { dmesg | tail -5; fail "KASAN did not report the use after free ('$want')"; }
+}
 
 # The control: procfs's indirect call to a read_iter of the wrong type traps (kCFI enforcing).
 kcfi_traps_a_mismatched_callback() {
-    # At KERN_ERR, so that it reaches the console (loglevel=4), where the host cuts the log.
     echo '<3>kheaders-test: kCFI control begins; complaints from here on are expected' >/dev/kmsg
     insmod $g/cfi_mismatch.ko
     local rc=0; (cat /proc/kheaders_cfi_mismatch >/dev/null) || rc=$?
@@ -68,4 +87,5 @@ kcfi_traps_a_mismatched_callback() {
 }
 
 run_tests runs_on_a_gki_class_machine host_built_signed_module_loads unsigned_module_is_refused wrong_crc_is_refused \
-    export_not_on_the_list_is_refused beside_upstreams_kheaders no_cfi_failure_so_far kcfi_traps_a_mismatched_callback
+    export_not_on_the_list_is_refused beside_upstreams_kheaders no_cfi_failure_so_far no_kasan_report_so_far \
+    kasan_reports_a_use_after_free kcfi_traps_a_mismatched_callback
