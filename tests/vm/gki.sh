@@ -62,19 +62,19 @@ beside_upstreams_kheaders() {
 no_cfi_failure_so_far() { ! dmesg | grep 'CFI failure' || fail "a CFI failure in the log"; }
 no_kasan_report_so_far() { ! dmesg | grep 'BUG: KASAN' || fail "a KASAN report in the log"; }
 
-# The KASAN control: a module that reads memory it has freed (tests/modules/kasan_uaf). Freed
-# memory is retagged, so the read's tag mismatches and KASAN reports it: at once in sync mode,
-# at the next kernel entry in async mode (so we wait a little).
-kasan_reports_a_use_after_free() {
+# The KASAN control: a module that reads past the end of a kmalloc'ed buffer
+# (tests/modules/kasan_oob). The bytes past it carry another tag, so the read's tag mismatches and
+# KASAN reports it: at once in sync mode, at the next kernel entry in async mode (so we wait a little).
+kasan_reports_an_out_of_bounds_read() {
     grep -qw kasan=off /proc/cmdline && skip "booted with kasan=off"
     # At KERN_ERR, so that it reaches the console (loglevel=4), where the host cuts the log.
     echo '<3>kheaders-test: KASAN control begins; complaints from here on are expected' >/dev/kmsg
-    insmod $g/kasan_uaf.ko || fail "insmod kasan_uaf.ko failed"
-    rmmod kasan_uaf
-    local i want='BUG: KASAN: [a-z-]* in kasan_uaf_init'   # sync: where, and what
+    insmod $g/kasan_oob.ko || fail "insmod kasan_oob.ko failed"
+    rmmod kasan_oob
+    local i want='BUG: KASAN: [a-z-]* in kasan_oob_init'   # sync: where, and what
     grep -qw kasan.mode=async /proc/cmdline && want='Asynchronous fault: no details available'
     for i in 1 2 3 4 5 6 7 8 9 10; do dmesg | grep -q "$want" && break; sleep 0.5; done
-    dmesg | grep -q "$want" || { dmesg | tail -5; fail "KASAN did not report the use after free ('$want')"; }
+    dmesg | grep -q "$want" || { dmesg | tail -5; fail "KASAN did not report the out-of-bounds read ('$want')"; }
 }
 
 # The control: procfs's indirect call to a read_iter of the wrong type traps (kCFI enforcing).
@@ -88,4 +88,4 @@ kcfi_traps_a_mismatched_callback() {
 
 run_tests runs_on_a_gki_class_machine host_built_signed_module_loads unsigned_module_is_refused wrong_crc_is_refused \
     export_not_on_the_list_is_refused beside_upstreams_kheaders no_cfi_failure_so_far no_kasan_report_so_far \
-    kasan_reports_a_use_after_free kcfi_traps_a_mismatched_callback
+    kasan_reports_an_out_of_bounds_read kcfi_traps_a_mismatched_callback
