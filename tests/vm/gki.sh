@@ -71,7 +71,7 @@ kasan_reports_an_out_of_bounds_read() {
     echo '<3>kheaders-test: KASAN control begins; complaints from here on are expected' >/dev/kmsg
     insmod $g/kasan_oob.ko || fail "insmod kasan_oob.ko failed"
     rmmod kasan_oob
-    local i want='BUG: KASAN: [a-z-]* in kasan_oob_init'   # sync: where, and what
+    local i want='BUG: KASAN: slab-out-of-bounds in [a-z_]*+0x[0-9a-f/x]* \[kasan_oob\]'   # sync: what, and where (init is init_module to kallsyms)
     grep -qw kasan.mode=async /proc/cmdline && want='Asynchronous fault: no details available'
     for i in 1 2 3 4 5 6 7 8 9 10; do dmesg | grep -q "$want" && break; sleep 0.5; done
     dmesg | grep -q "$want" || { dmesg | tail -5; fail "KASAN did not report the out-of-bounds read ('$want')"; }
