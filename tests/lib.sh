@@ -71,15 +71,17 @@ ktap_tally() { # suite-name
 fail() { echo "# $*" >&2; return 1; }
 skip() { echo "$*" >"$kh_skip_reason"; exit 4; }   # 4: kselftest's KSFT_SKIP
 run_tests() { # function...
-    local t rc failed=0 kh_skip_reason
+    local t rc t0 failed=0 kh_skip_reason
     kh_skip_reason=$(mktemp)
     [ "$KTAP_TESTNO" != 1 ] || { ktap_print_header; ktap_set_plan "${KTAP_PLAN:-$#}"; }
     for t in "$@"; do
         ktap_print_msg "test $KTAP_TESTNO of ${KTAP_PLAN:-$#}: $t"   # progress, while a slow guest runs
         [ "$(type -t before_each)" != function ] || before_each
         # Not in an `if`: bash ignores `set -e` inside a condition, even in a subshell.
+        t0=$SECONDS
         ( set -e; "$t" )
         rc=$?
+        ktap_print_msg "$t: $((SECONDS - t0)) s"   # where a suite's time goes
         if [ $rc = 0 ]; then ktap_test_pass "$KH_SUITE:$t"
         elif [ $rc = 4 ] && [ -s "$kh_skip_reason" ]; then ktap_test_skip "$KH_SUITE:$t" "$(cat "$kh_skip_reason")"; : >"$kh_skip_reason"
         else ktap_test_fail "$KH_SUITE:$t"; failed=1; fi
